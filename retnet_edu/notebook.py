@@ -1,0 +1,113 @@
+"""Notebook helpers: one stable preamble for every notebook, and device selection.
+
+The preamble makes stored notebook outputs reproducible (the course's notebooks are tested with strict nbval,
+which compares printed text): it seeds every random generator, pins PyTorch to one thread (reductions and
+matrix products round differently with 1 and 2 threads), fixes print precision and the figure size, and
+silences warnings that would otherwise leak version-dependent text into stored outputs.
+
+This module is the lowest layer of the package: it imports nothing else from ``retnet_edu``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import warnings
+
+import numpy as np
+import torch
+
+__all__ = ["course_setup", "get_device", "seed_everything"]
+
+FIGSIZE = (6.4, 3.6)
+DPI = 100
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python's ``random``, NumPy and PyTorch (CPU and every CUDA device)."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def _ipython():
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency of the course, not of the package
+        return None
+    return get_ipython()
+
+
+def course_setup(seed: int = 0, threads: int = 1, quiet: bool = False) -> None:
+    """The stable preamble every course notebook calls first.
+
+    - seeds ``random``, NumPy and PyTorch with ``seed``;
+    - ``torch.set_num_threads(threads)`` (1 by default: stored outputs then do not depend on the core count);
+    - float64 as PyTorch's default dtype is *not* set: each notebook states its dtypes explicitly;
+    - print precision 4 for tensors and arrays;
+    - inline PNG figures of a fixed size and DPI (the ``<Figure size ...>`` text depends on both);
+    - filters warnings whose text depends on library versions.
+
+    Prints one stable line unless ``quiet``.
+    """
+    seed_everything(seed)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    torch.set_num_threads(threads)
+    torch.set_printoptions(precision=4, sci_mode=None)
+    np.set_printoptions(precision=4, suppress=True)
+    # TF32 would make float32 matmuls on recent NVIDIA GPUs ~1e-3 accurate: the course checks 1e-5.
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+
+    import matplotlib
+
+    shell = _ipython()
+    if shell is not None:
+        shell.run_line_magic("matplotlib", "inline")
+        shell.run_line_magic("config", "InlineBackend.figure_formats = ['png']")
+    matplotlib.rcParams.update(
+        {
+            "figure.figsize": FIGSIZE,
+            "figure.dpi": DPI,
+            "savefig.dpi": DPI,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "font.size": 10,
+            "image.cmap": "viridis",
+        }
+    )
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module="torch")
+    warnings.filterwarnings("ignore", message=".*TqdmWarning.*")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if not quiet:
+        print(f"course_setup: seed={seed}, torch threads={threads}, torch {torch.__version__.split('+')[0]}")
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """The best available device: CUDA, then Apple's MPS, then the CPU.
+
+    ``prefer`` (or the environment variable ``RETNET_DEVICE``) forces one of "cuda", "mps" or "cpu";
+    asking for a device that is not available raises ValueError.
+    """
+    choice = prefer if prefer is not None else os.environ.get("RETNET_DEVICE") or None
+    if choice is not None:
+        if choice not in ("cuda", "mps", "cpu"):
+            raise ValueError(f"prefer must be 'cuda', 'mps' or 'cpu', got {choice!r}")
+        if choice == "cuda" and not torch.cuda.is_available():
+            raise ValueError("prefer='cuda' but CUDA is not available on this machine")
+        if choice == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise ValueError("prefer='mps' but Apple's MPS backend is not available on this machine")
+        return torch.device(choice)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if hasattr(torch.backends, "mps") and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
