@@ -85,7 +85,7 @@ def setup(here: bool) -> Path:
     fingerprint = setup_fingerprint()
     if stamp.exists() and stamp.read_text().strip() == fingerprint:
         return python
-    pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "-c", CONSTRAINTS]
+    pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", "-c", CONSTRAINTS]
     run(pip + [TORCH])                                   # first, pinned: never the multi-GB CUDA build
     run(pip + ["-e", ".[course,test]"])
     run(pip + ["--no-deps"] + OFFICIAL)                  # the official code, for the comparison tests/notebook 07
@@ -113,15 +113,17 @@ def cmd_bless(python: Path, notebooks: list[str]) -> int:
 def cmd_lab(python: Path, extra: list[str]) -> int:
     run([python, "-m", "ipykernel", "install", "--user", "--name", KERNEL_NAME,
          "--display-name", "Python (retnet-edu)"])
+    root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []   # e.g. inside a container
     return run([python, "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={ROOT}",
-                "notebooks/00_welcome_and_setup.ipynb", *extra], check=False)
+                *root, "notebooks/00_welcome_and_setup.ipynb", *extra], check=False)
 
 
 def cmd_lock(python: Path) -> int:
-    out = subprocess.run([python, "-m", "pip", "freeze", "--exclude-editable"], cwd=ROOT, capture_output=True,
+    out = subprocess.run([python, "-m", "pip", "freeze", "--all", "--exclude-editable"], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout
     lines = [ln.split("+")[0] if ln.lower().startswith("torch==") else ln
-             for ln in out.splitlines() if ln and not ln.lower().startswith(("retnet-edu", "retnet_edu", "-e "))]
+             for ln in out.splitlines()
+             if ln and not ln.lower().startswith(("retnet-edu", "retnet_edu", "-e ", "pip=="))]
     header = CONSTRAINTS.read_text().splitlines()
     header = [ln for ln in header if ln.startswith("#")]
     CONSTRAINTS.write_text("\n".join(header + lines) + "\n")
