@@ -97,11 +97,15 @@ __all__ += ["ex05_decay_split", "ex05_state_update", "ex05_balance_chunk_size",
 
 
 def _call(name: str, fn, *args):
-    """Call the learner's function; a raised exception becomes a ✗ line (returned as (None, Verdict))."""
+    """Call the learner's function. Returns (result, None), or (None, Verdict) when it raised (a ✗ line) or
+    returned None (a function whose body is still the placeholder ``...``: not answered yet)."""
     try:
-        return fn(*args), None
+        result = fn(*args)
     except Exception as exc:  # noqa: BLE001 - any error in the learner's code is reported, not raised
         return None, report(name, False, "", f"your function raised {type(exc).__name__}: {exc}")
+    if result is None:
+        return None, _pending(name)
+    return result, None
 
 
 def _same(a, b, tol: float = 1e-10) -> bool:

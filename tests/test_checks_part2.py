@@ -25,6 +25,16 @@ def test_placeholder_is_pending(checker, capsys):
     assert "not answered yet" in out(capsys)
 
 
+@pytest.mark.parametrize("checker", [checks.ex05_state_update, checks.ex07_layer_params, checks.ex07_official_state,
+                                     checks.ex07_greedy_decode], ids=lambda f: f.__name__)
+def test_function_with_placeholder_body_is_pending(checker, capsys):
+    def placeholder(*args):
+        ...
+
+    assert not checker(placeholder)
+    assert "not answered yet" in out(capsys)
+
+
 def test_ex05_decay_split(capsys):
     assert checks.ex05_decay_split((2, 1, 2)) and "✓" in out(capsys)
     assert not checks.ex05_decay_split((1, 2, 2)) and "swapped" in out(capsys)
