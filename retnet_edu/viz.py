@@ -148,10 +148,11 @@ def chunk_blocks_widget(T: int = 16, chunk_size: int = 4):
 
 
 def plot_curves(x, curves: dict, xlabel: str, ylabel: str, title: str = "", logx: bool = True, logy: bool = True,
-                hlines: dict | None = None, vlines=(), marker: str = "o", ax=None) -> dict:
+                hlines: dict | None = None, vlines=(), marker: str = "o", xbase: int = 2, ax=None) -> dict:
     """Several named curves over one x axis (log-log by default), e.g. error against sequence length or cost
     against chunk size. ``hlines``: {label: y} drawn dashed (e.g. tolerances); ``vlines``: x positions drawn dotted
     (e.g. chunk boundaries). Non-positive values are not drawn on a log axis (a zero error has no logarithm).
+    ``xbase``: the base of a logarithmic x axis (2 for sizes, 10 for scales).
 
     Returns ``{"x", "curves" {label: array}, "fig"}``.
     """
@@ -175,7 +176,7 @@ def plot_curves(x, curves: dict, xlabel: str, ylabel: str, title: str = "", logx
     for xv in vlines:
         ax.axvline(xv, ls=":", lw=0.8, color="0.5")
     if logx:
-        ax.set_xscale("log", base=2)
+        ax.set_xscale("log", base=xbase)
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
