@@ -211,7 +211,7 @@ def plot_param_counts(breakdowns: dict, d: int, ax=None) -> dict:
             in_d2[model][part] = width
             c = colour.setdefault(part, f"C{len(colour) % 10}")
             ax.barh(row, width, left=left, color=c, edgecolor="white")
-            if width >= 0.8:
+            if width >= 1.5:
                 ax.text(left + width / 2, row, part, ha="center", va="center", fontsize=7, color="white")
             left += width
         totals[model] = int(sum(parts.values()))
