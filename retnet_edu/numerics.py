@@ -8,7 +8,8 @@ of the dtype times the size of the terms, whatever the size of the inputs:
 - float64: unit roundoff 2^-53 ≈ 1.1e-16; measured differences ~1e-15; tolerance ``1e-10``;
 - float32: unit roundoff 2^-24 ≈ 6.0e-8; measured differences ~1e-6; tolerance ``1e-5``.
 
-Both tolerances sit ~5 orders of magnitude above what rounding gives and ~3 orders below what the smallest
+The float64 tolerance sits ~5 orders of magnitude above what rounding gives, the float32 one 1-2 orders (float32
+errors creep up with the sequence length when a head does not decay); both sit ~3 orders below what the smallest
 real bug gives (notebook 06 measures both). Layer: imports ``retention`` and ``layers`` (for the group norm).
 """
 
