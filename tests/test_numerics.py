@@ -139,7 +139,9 @@ def test_split_mask_breaks_where_predicted_and_log_space_does_not():
     assert not torch.isfinite(bad).all() and torch.isnan(bad).any()
     small = split_decay_mask(g, 40, torch.float64)
     assert torch.allclose(small, decay_mask(g, 40), rtol=1e-12, atol=0)
-    good = log_space_decay_mask(decay_gammas(4), 4096, torch.float32)
+    head0 = decay_gammas(1)                                        # γ = 31/32: the split form overflows float32 at 2796
+    assert torch.isnan(split_decay_mask(head0, 3000, torch.float32)).any()
+    good = log_space_decay_mask(head0, 3000, torch.float32)
     assert torch.isfinite(good).all() and (good.triu(1) == 0).all()
     ref = decay_mask(decay_gammas(4), 64)
     assert torch.allclose(log_space_decay_mask(decay_gammas(4), 64, torch.float64), ref, rtol=1e-13, atol=1e-300)
