@@ -1,0 +1,133 @@
+r"""Broken retention on purpose: the "find the bug" variants of notebook 06 (and the paper's Figure 4 of notebook 05).
+
+Each variant has the signature ``f(q, k, v, gamma, chunk_size) -> o`` of shape (B, H, T, d_v), with the package's
+shapes (q, k (B, H, T, d_k); v (B, H, T, d_v); gamma (H,)); variants that work token by token ignore
+``chunk_size``. Each one is a mistake that real implementations made:
+
+- ``chunkwise_without_zeta``: the paper's pseudocode (Figure 4 in arXiv v4) updates the chunk state as
+  ``R_i = γ^B R_{i-1} + K_[i]ᵀ V_[i]``, without ζ: earlier tokens of a chunk are not decayed to the chunk's end.
+  The first chunk is right (no state yet); every later chunk is wrong unless chunk_size = 1 or γ = 1 (then ζ = 1);
+- ``chunkwise_xi_off_by_one``: the cross-chunk factor ``ξ_j = γ^j`` instead of ``γ^(j+1)`` (0-based vs 1-based
+  in-chunk index, which the paper mixes): the state is decayed one step too little. Wrong from the second chunk
+  on, also with chunk_size = 1; right only when γ = 1;
+- ``recurrent_state_not_decayed``: ``S_n = S_{n-1} + k_nᵀ v_n``, forgetting γ: linear attention instead of
+  retention. Wrong from the second token on unless γ = 1;
+- ``recurrent_scaled_by_S``: the official recurrent mode's state scaling with ``1/S_n`` where the parallel mode
+  uses ``1/√S_n`` (torchscale before August 2023, issue #47). Every row is the bare output times
+  ``1/S_n``, a positive number: invisible after a group norm with eps = 0, but the rows shrink to ``(1-γ)`` of
+  their size, which eps then distorts far more than the official ``1/√S_n``.
+
+``mystery_variants()`` hands them out under neutral letters, for the exercise. Layer: imports only ``retention``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from .retention import _check_chunk_size, _check_qkv, _decay_dtype, _mask, _powers
+
+__all__ = [
+    "chunkwise_without_zeta",
+    "chunkwise_xi_off_by_one",
+    "recurrent_state_not_decayed",
+    "recurrent_scaled_by_S",
+    "VARIANTS",
+    "BUG_LABELS",
+    "mystery_variants",
+]
+
+
+def _chunkwise(q, k, v, gamma, chunk_size, *, zeta: bool, xi_shift: int) -> Tensor:
+    """Eq. 7 with switches: ``zeta`` (False drops ζ) and ``xi_shift`` (ξ_j = γ^(j+1-xi_shift))."""
+    b, h, t, d_k, d_v = _check_qkv(q, k, v, gamma)
+    chunk_size = _check_chunk_size(chunk_size)
+    g = gamma.to(_decay_dtype(q.dtype, gamma.dtype))
+    R = torch.zeros(b, h, d_k, d_v, dtype=q.dtype, device=q.device)
+    outs = []
+    for start in range(0, t, chunk_size):
+        qc, kc, vc = (x[:, :, start:start + chunk_size] for x in (q, k, v))
+        n = qc.shape[2]
+        j = torch.arange(n, dtype=g.dtype, device=g.device)
+        inner = ((qc @ kc.transpose(-1, -2)) * _mask(g, n).to(q.dtype)) @ vc
+        xi = _powers(g, j + 1 - xi_shift).to(q.dtype)
+        outs.append(inner + (qc @ R) * xi[..., None])
+        z = _powers(g, (n - 1) - j).to(q.dtype) if zeta else torch.ones(h, n, dtype=q.dtype, device=q.device)
+        R = torch.pow(g, float(n)).to(q.dtype)[:, None, None] * R + kc.transpose(-1, -2) @ (vc * z[..., None])
+    return torch.cat(outs, dim=2) if outs else q.new_zeros(b, h, 0, d_v)
+
+
+def chunkwise_without_zeta(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, chunk_size: int) -> Tensor:
+    """The paper's Figure 4 pseudocode, literally: ``R_i = γ^B R_{i-1} + K_[i]ᵀ V_[i]`` (ζ missing)."""
+    return _chunkwise(q, k, v, gamma, chunk_size, zeta=False, xi_shift=0)
+
+
+def chunkwise_xi_off_by_one(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, chunk_size: int) -> Tensor:
+    """Eq. 7 with the cross-chunk factor ``ξ_j = γ^j`` instead of ``γ^(j+1)``."""
+    return _chunkwise(q, k, v, gamma, chunk_size, zeta=True, xi_shift=1)
+
+
+def recurrent_state_not_decayed(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, chunk_size: int | None = None
+                                ) -> Tensor:
+    """Eq. 6 without the decay: ``S_n = S_{n-1} + k_nᵀ v_n``, ``o_n = q_n S_n`` (``chunk_size`` is ignored)."""
+    b, h, t, d_k, d_v = _check_qkv(q, k, v, gamma)
+    S = torch.zeros(b, h, d_k, d_v, dtype=q.dtype, device=q.device)
+    outs = []
+    for n in range(t):
+        S = S + k[:, :, n, :, None] * v[:, :, n, None, :]
+        outs.append((q[:, :, n, None, :] @ S).squeeze(-2))
+    return torch.stack(outs, dim=2) if outs else q.new_zeros(b, h, 0, d_v)
+
+
+def recurrent_scaled_by_S(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, chunk_size: int | None = None) -> Tensor:
+    r"""The official recurrent mode with the state divided by ``S_n`` instead of ``√S_n``:
+    ``state_n = state_{n-1} · γ S_{n-1}/S_n + k_nᵀ v_n / S_n``, ``o_n = q_n state_n`` = bare ``o_n / S_n``
+    (``chunk_size`` is ignored)."""
+    b, h, t, d_k, d_v = _check_qkv(q, k, v, gamma)
+    g = gamma.to(_decay_dtype(q.dtype, gamma.dtype)).to(q.dtype)
+    state = torch.zeros(b, h, d_k, d_v, dtype=q.dtype, device=q.device)
+    scale = torch.zeros_like(g)
+    outs = []
+    for n in range(t):
+        new_scale = scale * g + 1
+        state = (state * (g * scale / new_scale)[:, None, None]
+                 + k[:, :, n, :, None] * v[:, :, n, None, :] / new_scale[:, None, None])
+        scale = new_scale
+        outs.append((q[:, :, n, None, :] @ state).squeeze(-2))
+    return torch.stack(outs, dim=2) if outs else q.new_zeros(b, h, 0, d_v)
+
+
+VARIANTS: dict[str, Callable[..., Tensor]] = {
+    "zeta missing": chunkwise_without_zeta,
+    "xi off by one": chunkwise_xi_off_by_one,
+    "state not decayed": recurrent_state_not_decayed,
+    "1/S instead of 1/sqrt(S)": recurrent_scaled_by_S,
+}
+BUG_LABELS = tuple(VARIANTS)
+
+# A fixed, arbitrary assignment of letters to bugs (the exercise's answer key; checks.ex06_find_the_bug reads it).
+_MYSTERY_ORDER = ("state not decayed", "1/S instead of 1/sqrt(S)", "zeta missing", "xi off by one")
+
+
+def mystery_variants() -> dict[str, Callable[..., Tensor]]:
+    """The four broken variants under the letters "A" … "D" (no peeking at which is which: diagnose them).
+
+    Each is ``f(q, k, v, gamma, chunk_size) -> o``; the correct answer would be ``parallel_retention(q, k, v,
+    gamma)`` (up to a positive factor per row if the variant claims to be one of the official code's rescaled
+    modes).
+    """
+    return {letter: _anonymous(VARIANTS[label]) for letter, label in zip("ABCD", _MYSTERY_ORDER)}
+
+
+def _anonymous(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    def mystery(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, chunk_size: int = 4) -> Tensor:
+        return fn(q, k, v, gamma, chunk_size)
+    mystery.__doc__ = "A retention implementation with one bug: f(q, k, v, gamma, chunk_size) -> o (B, H, T, d_v)."
+    return mystery
+
+
+def _answer_key() -> dict[str, str]:
+    return dict(zip("ABCD", _MYSTERY_ORDER))
+
