@@ -121,14 +121,17 @@ def _short(e: Exception) -> str:
 
 def _call(name: str, fn, *args):
     """Run the learner's function on copies of ``args``: ``(True, result)``, or ``(False, Verdict)`` when ``fn`` is
-    not a function or raised."""
+    not a function, raised, or returned nothing (a stub whose body is still ``...``: "not answered yet")."""
     if not callable(fn):
         return False, report(name, False, "", f"expected a function (def …), got {type(fn).__name__}")
     args = tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
     try:
-        return True, fn(*args)
+        result = fn(*args)
     except Exception as e:  # noqa: BLE001 - a learner's bug must become a hint, never a crash
         return False, report(name, False, "", f"your function raised {_short(e)}")
+    if result is None or result is ...:       # the stub whose body is still `...`
+        return False, _pending(name)
+    return True, result
 
 
 def _tensor(x, dtype=torch.float64):

@@ -176,7 +176,7 @@ def plot_eigen_spiral(eigenvalues, steps: int = 40, ax=None) -> dict:
     ax.plot(circle.real, circle.imag, "k--", lw=0.8, alpha=0.5, label="|z| = 1")
     for i, (l, p) in enumerate(zip(lam, powers)):
         line, = ax.plot(p.real, p.imag, ".-", lw=0.8, ms=3,
-                        label=f"λ = {abs(l):.3g}·e^(i·{np.angle(l):+.3f})")
+                        label=f"λ = {abs(l):.3g}·e^({np.angle(l):+.3f}i)")
         ax.plot([l.real], [l.imag], "o", color=line.get_color(), ms=7)
     ax.axhline(0, color="k", lw=0.5)
     ax.axvline(0, color="k", lw=0.5)
@@ -352,7 +352,9 @@ def plot_cost_vs_length(lengths, series: dict, ylabel: str = "cost", ax=None, ti
     """Log-log plot of costs against sequence length, one line per entry of ``series`` ({name: values}), each
     labelled with its fitted log-log slope (≈ 2 for O(T²), ≈ 1 for O(T), ≈ 0 for O(1)).
 
-    Returns ``{"lengths", "series" (name -> float array), "slopes" (name -> float), "fig"}``.
+    A value may be None (or NaN) where that method was not run (e.g. too slow at that length); such points are left
+    out of the line and of the slope. Returns ``{"lengths", "series" (name -> float array, NaN where missing),
+    "slopes" (name -> float), "fig"}``.
     """
     L = np.asarray(lengths, dtype=np.float64).reshape(-1)
     if L.size < 2 or not np.all(L > 0):
@@ -361,14 +363,18 @@ def plot_cost_vs_length(lengths, series: dict, ylabel: str = "cost", ax=None, ti
         raise ValueError("series must be a non-empty dict {name: values}")
     data, slopes = {}, {}
     for name, values in series.items():
-        y = np.asarray(values, dtype=np.float64).reshape(-1)
-        if y.shape != L.shape or not np.all(y > 0):
-            raise ValueError(f"series {name!r} must hold {L.size} positive values, got {y.tolist()}")
+        y = np.array([np.nan if v is None else v for v in np.asarray(values, dtype=object).reshape(-1)],
+                     dtype=np.float64)
+        have = ~np.isnan(y)
+        if y.shape != L.shape or have.sum() < 2 or not np.all(y[have] > 0):
+            raise ValueError(f"series {name!r} must hold {L.size} values (None where missing), at least two of "
+                             f"them, all positive; got {y.tolist()}")
         data[name] = y
-        slopes[name] = float(np.polyfit(np.log(L), np.log(y), 1)[0])
+        slopes[name] = float(np.polyfit(np.log(L[have]), np.log(y[have]), 1)[0])
     fig, ax = _axes(ax)
     for name, y in data.items():
-        ax.plot(L, y, "o-", label=f"{name} (slope {slopes[name]:.2f})")
+        have = ~np.isnan(y)
+        ax.plot(L[have], y[have], "o-", label=f"{name} (slope {slopes[name]:.2f})")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("sequence length T")

@@ -361,3 +361,17 @@ def test_ex04_rope_angles(capsys):
                 "linspace")
     expect_hint(capsys, checks.ex04_rope_angles, [1.0, 10.0, 100.0, 1000.0], "negative")
     expect_hint(capsys, checks.ex04_rope_angles, [1.0, 0.5, 0.25, 0.125], "θ_i")
+
+
+FUNCTION_CHECKERS = [checks.ex01_linear_attention_rnn, checks.ex01_relative_score, checks.ex02_decay_mask,
+                     checks.ex03_parallel_retention, checks.ex03_recurrent_retention, checks.ex03_multihead_retention,
+                     checks.ex04_rotate_every_two, checks.ex04_rotate]
+
+
+@pytest.mark.parametrize("checker", FUNCTION_CHECKERS, ids=lambda f: f.__name__)
+def test_a_stub_function_is_not_answered_yet(capsys, checker):
+    def stub(*args):
+        ...  # the learner has not written the body yet
+
+    ok, out = verdict(capsys, checker, stub)
+    assert not ok and "not answered yet" in out

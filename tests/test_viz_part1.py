@@ -151,8 +151,17 @@ def test_plot_cost_vs_length_slopes():
     assert "slope 2.00" in ax.get_legend().get_texts()[0].get_text()
 
 
+def test_plot_cost_vs_length_missing_points():
+    T = np.array([64, 128, 256, 512])
+    d = viz.plot_cost_vs_length(T, {"quadratic": [1.0, 4.0, 16.0, None], "linear": [1, 2, 4, float("nan")]})
+    assert d["slopes"]["quadratic"] == pytest.approx(2.0) and d["slopes"]["linear"] == pytest.approx(1.0)
+    assert np.isnan(d["series"]["quadratic"][3])
+    assert len(d["fig"].axes[0].lines[0].get_xdata()) == 3
+
+
 @pytest.mark.parametrize("lengths,series", [([1], {"a": [1]}), ([1, 2], {}), ([1, 2], {"a": [1, 0]}),
-                                            ([1, 2], {"a": [1, 2, 3]}), ([0, 2], {"a": [1, 2]})])
+                                            ([1, 2], {"a": [1, 2, 3]}), ([0, 2], {"a": [1, 2]}),
+                                            ([1, 2, 3], {"a": [1, None, None]})])
 def test_plot_cost_vs_length_bad_input(lengths, series):
     with pytest.raises(ValueError):
         viz.plot_cost_vs_length(lengths, series)
