@@ -236,12 +236,15 @@ def plot_decay_mask(gamma: float, T: int = 32, ax=None) -> dict:
 
 
 def decay_mask_widget(gamma: float = 0.9, T: int = 32):
-    """A γ slider and a length slider redrawing ``plot_decay_mask`` (notebook 02)."""
+    """A γ slider and a length slider redrawing ``plot_decay_mask`` (notebook 02), with one line of numbers under
+    the figure (``γ = 0.900, T = 32: effective memory 10.0 tokens, half-life 6.58 tokens``)."""
     import ipywidgets as widgets
 
     def show(gamma, T):
-        plot_decay_mask(gamma, T)
+        drawn = plot_decay_mask(gamma, T)
         plt.show()
+        print(f"γ = {gamma:.3f}, T = {T}: effective memory {drawn['memory']:.1f} tokens, "
+              f"half-life {drawn['half_life']:.2f} tokens")
 
     return widgets.interact(
         show,

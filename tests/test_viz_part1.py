@@ -215,10 +215,15 @@ def test_plot_rotation_angles():
         viz.plot_rotation_angles(2)
 
 
-def test_widgets_call_the_static_functions(monkeypatch):
+def test_widgets_call_the_static_functions(monkeypatch, capsys):
     pytest.importorskip("ipywidgets")
     calls = []
-    monkeypatch.setattr(viz, "plot_decay_mask", lambda gamma, T: calls.append(("mask", gamma, T)))
+
+    def fake_mask(gamma, T):
+        calls.append(("mask", gamma, T))
+        return {"memory": 1 / (1 - gamma), "half_life": 0.5}
+
+    monkeypatch.setattr(viz, "plot_decay_mask", fake_mask)
     monkeypatch.setattr(viz, "plot_heads", lambda gammas, T: calls.append(("heads", len(gammas), T)))
     monkeypatch.setattr(plt, "show", lambda: None)
     w1 = viz.decay_mask_widget(gamma=0.8, T=16)
@@ -228,6 +233,7 @@ def test_widgets_call_the_static_functions(monkeypatch):
     assert sliders["γ"].min == 0.5 and sliders["γ"].max == 1.0 and sliders["T"].value == 16
     sliders["γ"].value = 0.95
     assert ("mask", 0.95, 16) in calls
+    assert "γ = 0.950, T = 16: effective memory 20.0 tokens, half-life 0.50 tokens" in capsys.readouterr().out
     heads = {c.description: c for c in w2.widget.children if hasattr(c, "description")}
     heads["heads"].value = 5
     assert ("heads", 5, 32) in calls
