@@ -351,7 +351,7 @@ def ex02_tokens_for_weight(L) -> Verdict:
         return report(name, True, "the most recent 299 tokens hold 95% of this head's weight (1 - 0.99^299 ≥ 0.95)",
                       "")
     if value == expected - 1:
-        return report(name, False, "", "just short: with that many tokens 1 - γ^L is still below 0.95; round up")
+        return report(name, False, "", "just short: with that many tokens 1 - γ^L is still below 0.95")
     return report(name, False, "", "the L most recent tokens carry Σ_{j<L} γ^j = (1 - γ^L)/(1 - γ), a fraction "
                                    "1 - γ^L of the total: solve 1 - γ^L ≥ 0.95 for the smallest whole L")
 

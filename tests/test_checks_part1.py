@@ -172,7 +172,7 @@ def test_ex02_tokens_for_weight(capsys):
     expect_pass(capsys, checks.ex02_tokens_for_weight, 299.0)
     expect_pass(capsys, checks.ex02_tokens_for_weight, torch.tensor(299))
     expect_hint(capsys, checks.ex02_tokens_for_weight, math.log(0.05) / math.log(0.99), "whole number")
-    expect_hint(capsys, checks.ex02_tokens_for_weight, 298, "round up")
+    expect_hint(capsys, checks.ex02_tokens_for_weight, 298, "still below 0.95")
     expect_hint(capsys, checks.ex02_tokens_for_weight, 100, "1 - γ^L")
 
 
