@@ -88,6 +88,553 @@ def ex00_half_life(n) -> Verdict:
                        success="the fastest head (γ = 31/32) halves a token's weight after ~21.8 tokens")
 
 
+# =========================================================================================================
+# Part I (notebooks 01-04): helpers for checkers that take the learner's *function* as the answer
+# =========================================================================================================
+# A checker of this kind runs the learner's function on its own seeded inputs and compares the result with the
+# equation; common mistakes are recognised by comparing with what each mistake would give, so the hint can name
+# the idea that is missing (never the answer).
+__all__ += [
+    "ex01_state_weight",
+    "ex01_linear_attention_rnn",
+    "ex01_power_from_eigenvalues",
+    "ex01_relative_score",
+    "ex02_decay_mask",
+    "ex02_tokens_for_weight",
+    "ex02_lm_schedule",
+    "ex02_slowest_memory",
+    "ex03_parallel_retention",
+    "ex03_recurrent_retention",
+    "ex03_multihead_retention",
+    "ex03_cost_ratio",
+    "ex04_rotate_every_two",
+    "ex04_rotate",
+    "ex04_full_turn",
+    "ex04_rope_angles",
+]
+
+
+def _short(e: Exception) -> str:
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {msg[:160]}" if msg else type(e).__name__
+
+
+def _call(name: str, fn, *args):
+    """Run the learner's function on copies of ``args``: ``(True, result)``, or ``(False, Verdict)`` when ``fn`` is
+    not a function, raised, or returned nothing (a stub whose body is still ``...``: "not answered yet")."""
+    if not callable(fn):
+        return False, report(name, False, "", f"expected a function (def …), got {type(fn).__name__}")
+    args = tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
+    try:
+        result = fn(*args)
+    except Exception as e:  # noqa: BLE001 - a learner's bug must become a hint, never a crash
+        return False, report(name, False, "", f"your function raised {_short(e)}")
+    if result is None or result is ...:       # the stub whose body is still `...`
+        return False, _pending(name)
+    return True, result
+
+
+def _tensor(x, dtype=torch.float64):
+    """The learner's result as a tensor of ``dtype`` (from a tensor, an array or a list), or None."""
+    try:
+        if isinstance(x, torch.Tensor):
+            return x.detach().to(dtype)
+        return torch.as_tensor(x, dtype=dtype)      # straight to dtype: a Python float/complex keeps all digits
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _same(a, b, tol: float = 1e-9) -> bool:
+    """Same shape and equal within ``tol`` relative to the size of ``b`` (for float64 results)."""
+    if a is None or tuple(a.shape) != tuple(b.shape):
+        return False
+    if not bool(torch.isfinite(a).all()):
+        return False
+    scale = max(1.0, float(b.abs().max())) if b.numel() else 1.0
+    return b.numel() == 0 or float((a - b).abs().max()) <= tol * scale
+
+
+def _seeded(*shapes, seed: int = 0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(*s, generator=g, dtype=dtype) for s in shapes]
+
+
+def _causal(T: int, diagonal: int = 0) -> torch.Tensor:
+    return torch.tril(torch.ones(T, T, dtype=torch.float64), diagonal=diagonal)
+
+
+def _D(gamma: float, T: int) -> torch.Tensor:
+    """D[n, m] = γ^(n-m) for n ≥ m, else 0 (float64, written out independently of retnet_edu.retention)."""
+    n = torch.arange(T, dtype=torch.float64)
+    dist = n[:, None] - n[None, :]
+    return torch.where(dist >= 0, torch.pow(torch.tensor(float(gamma), dtype=torch.float64), dist.clamp(min=0)),
+                       torch.zeros((), dtype=torch.float64))
+
+
+def _integer(answer):
+    """An int from an int, an integral float or a one-element integral tensor; None otherwise."""
+    value = _as_float(answer)
+    if value is None or not math.isfinite(value) or value != round(value):
+        return None
+    return int(round(value))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 01_attention_to_recurrence
+# ---------------------------------------------------------------------------------------------------------
+def ex01_state_weight(weight) -> Verdict:
+    """Exercise 01.1: with γ = 0.9, the weight of token m = 3's k_3ᵀ v_3 inside the state S_10 (positions 0-based)."""
+    name = "Exercise 01.1"
+    if unanswered(weight):
+        return _pending(name)
+    value = _as_float(weight)
+    if value is None:
+        return report(name, False, "", f"expected a number, got {type(weight).__name__}")
+    expected = 0.9 ** 7
+    if math.isclose(value, expected, rel_tol=1e-9):
+        return report(name, True, "S_10 holds k_3ᵀ v_3 with weight γ^(10-3) = 0.9^7 ≈ 0.478", "")
+    if any(math.isclose(value, 0.9 ** p, rel_tol=1e-9) for p in (6, 8)):
+        return report(name, False, "", "off by one: the newest token (m = n) enters S_n with weight γ^0 = 1, "
+                                       "and each later step multiplies what is stored by γ once")
+    return report(name, False, "", "unroll S_n = γ S_{n-1} + k_nᵀ v_n: count how many times k_3ᵀ v_3 is "
+                                   "multiplied by γ between step 3 and step 10")
+
+
+def ex01_linear_attention_rnn(fn) -> Verdict:
+    """Exercise 01.2: ``fn(q, k, v)`` with q, k (T, d_k) and v (T, d_v) returns causal linear attention
+    o_n = q_n S_n, S_n = S_{n-1} + k_nᵀ v_n, as a (T, d_v) tensor."""
+    name = "Exercise 01.2"
+    if unanswered(fn):
+        return _pending(name)
+    q, k, v = _seeded((7, 3), (7, 3), (7, 4), seed=11)
+    ok, out = _call(name, fn, q, k, v)
+    if not ok:
+        return out
+    got = _tensor(out)
+    scores = q @ k.T
+    expected = (scores * _causal(7)) @ v
+    if _same(got, expected):
+        ok, out1 = _call(name, fn, q[:1], k[:1], v[:1])          # T = 1 must work too
+        if not ok:
+            return out1
+        if not _same(_tensor(out1), expected[:1]):
+            return report(name, False, "", "right for T = 7 but not for a single token (T = 1)")
+        return report(name, True, "a loop over a (d_k, d_v) state gives (QKᵀ ⊙ M)V: linear attention is an RNN", "")
+    if got is None or tuple(got.shape) != (7, 4):
+        shape = None if got is None else tuple(got.shape)
+        return report(name, False, "", f"expected a (T, d_v) = (7, 4) tensor, got shape {shape}")
+    if _same(got, scores @ v):
+        return report(name, False, "", "o_n sees the future: S_n may only hold k_m, v_m with m ≤ n when o_n is read")
+    if _same(got, (scores * _causal(7, -1)) @ v):
+        return report(name, False, "", "read o_n after adding k_nᵀ v_n: token n attends to itself")
+    soft = torch.softmax(scores.masked_fill(_causal(7) == 0, float("-inf")) / math.sqrt(3), dim=-1) @ v
+    if _same(got, soft):
+        return report(name, False, "", "that is softmax attention: linear attention drops the softmax")
+    return report(name, False, "", "keep S, a (d_k, d_v) matrix, start it at zeros, add the outer product k_nᵀ v_n, "
+                                   "then read o_n = q_n S_n")
+
+
+def ex01_power_from_eigenvalues(c) -> Verdict:
+    """Exercise 01.3: A = γ R(θ) with γ = 0.9, θ = π/6 (R a 2-D rotation); A^12 = c·I: the number c."""
+    name = "Exercise 01.3"
+    if unanswered(c):
+        return _pending(name)
+    value = _as_float(c)
+    if value is None:
+        return report(name, False, "", f"expected a (real) number, got {type(c).__name__}")
+    expected = 0.9 ** 12
+    if math.isclose(value, expected, rel_tol=1e-9):
+        return report(name, True, "λ^12 = 0.9^12 e^(±i·12π/6) = 0.9^12: A^12 = 0.9^12 I ≈ 0.282 I", "")
+    if math.isclose(value, -expected, rel_tol=1e-9):
+        return report(name, False, "", "check the phase: 12θ = 2π, and e^(2πi) is +1")
+    if math.isclose(value, 1.0, rel_tol=1e-9):
+        return report(name, False, "", "the rotation comes back after a full turn, but every step also scales by "
+                                       "|λ| = γ")
+    if math.isclose(value, 0.9, rel_tol=1e-9):
+        return report(name, False, "", "A^12 raises each eigenvalue γe^(±iθ) to the 12th power: both γ and e^(iθ)")
+    return report(name, False, "", "write A = Λ diag(γe^(iθ), γe^(-iθ)) Λ^-1, so A^12 = Λ diag(λ^12) Λ^-1: "
+                                   "compute λ^12 for both eigenvalues")
+
+
+def ex01_relative_score(fn) -> Verdict:
+    """Exercise 01.4: ``fn(q, k, n, m, theta)`` with complex q, k (d,), real theta (d,) returns eq. 4's score
+    (q ⊙ e^(inθ)) · conj(k ⊙ e^(imθ)), a complex number."""
+    name = "Exercise 01.4"
+    if unanswered(fn):
+        return _pending(name)
+    g = torch.Generator().manual_seed(14)
+    q = torch.randn(3, dtype=torch.complex128, generator=g)
+    k = torch.randn(3, dtype=torch.complex128, generator=g)
+    theta = torch.tensor([1.0, 0.3, 0.05], dtype=torch.float64)
+
+    def turn(x, p):
+        return x * torch.exp(1j * p * theta)
+
+    got, want, wrong = [], [], {"noconj": [], "qconj": []}
+    for n, m in ((5, 2), (105, 102), (2, 5), (0, 0), (9, 0)):
+        ok, out = _call(name, fn, q, k, n, m, theta)
+        if not ok:
+            return out
+        val = _tensor(out, torch.complex128)
+        if val is None or val.numel() != 1:
+            return report(name, False, "", "expected one (complex) number per call, e.g. a 0-d tensor")
+        got.append(complex(val.reshape(())))
+        want.append(complex((turn(q, n) * turn(k, m).conj()).sum()))
+        wrong["noconj"].append(complex((turn(q, n) * turn(k, m)).sum()))
+        wrong["qconj"].append(complex((turn(q, n).conj() * turn(k, m)).sum()))
+
+    def close(a, b):
+        return all(abs(x - y) <= 1e-9 * max(1.0, abs(y)) for x, y in zip(a, b))
+
+    if close(got, want):
+        return report(name, True, "the conjugate cancels e^(imθ) against e^(inθ): only n - m is left", "")
+    if close(got, [w.real for w in want]):
+        return report(name, False, "", "keep the complex number: the real part is taken later (notebook 04)")
+    if close(got, wrong["noconj"]):
+        return report(name, False, "", "your score depends on n + m: the key side of eq. 4 carries a † "
+                                       "(complex conjugate)")
+    if close(got, wrong["qconj"]):
+        return report(name, False, "", "you conjugated the query side: eq. 4 conjugates the key, (K_m e^(imθ))^†")
+    return report(name, False, "", "multiply q by e^(inθ) and k by e^(imθ) element-wise, conjugate the key, "
+                                   "then sum the products")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 02_decay_masks_and_multiscale_heads
+# ---------------------------------------------------------------------------------------------------------
+def ex02_decay_mask(fn) -> Verdict:
+    """Exercise 02.1: ``fn(gamma, T)`` returns the T × T decay mask D[n, m] = γ^(n-m) for n ≥ m, else 0."""
+    name = "Exercise 02.1"
+    if unanswered(fn):
+        return _pending(name)
+    # (0.5, 1100): γ^-(T-1) = 2^1099 overflows even float64, so D must never hold γ^(n-m) for m > n
+    for gamma, T in ((0.9, 6), (1.0, 4), (0.5, 1), (0.5, 1100)):
+        ok, out = _call(name, fn, gamma, T)
+        if not ok:
+            return out
+        got = _tensor(out)
+        expected = _D(gamma, T)
+        if _same(got, expected, 1e-6):           # float32 answers are fine
+            continue
+        if got is None or tuple(got.shape) != (T, T):
+            return report(name, False, "", f"for T = {T} expected a ({T}, {T}) matrix, "
+                                           f"got shape {None if got is None else tuple(got.shape)}")
+        if not bool(torch.isfinite(got).all()):
+            return report(name, False, "", f"NaN or inf for γ = {gamma}, T = {T}: a negative exponent n - m "
+                                           "blows up before the mask can zero it; never compute γ^(n-m) for m > n")
+        if _same(got, expected.T, 1e-6):
+            return report(name, False, "", "rows are queries n, columns keys m: the non-zeros belong on and below "
+                                           "the diagonal")
+        if bool((torch.triu(got, 1) != 0).any()):
+            return report(name, False, "", "D is causal: D[n, m] must be exactly 0 for m > n (a query never sees "
+                                           "later keys)")
+        if not bool((torch.diagonal(got) == 1).all()):
+            return report(name, False, "", "the diagonal is γ^0 = 1: a token gives itself full weight")
+        return report(name, False, "", f"wrong values for γ = {gamma}, T = {T}: D[n, m] = γ^(n-m) on and below "
+                                       "the diagonal")
+    return report(name, True, "D = causal mask ⊙ decay, for any γ and T", "")
+
+
+def ex02_tokens_for_weight(L) -> Verdict:
+    """Exercise 02.2: for γ = 0.99 and an infinitely long past, the smallest number L of most recent tokens that
+    hold at least 95% of the total weight 1/(1-γ)."""
+    name = "Exercise 02.2"
+    if unanswered(L):
+        return _pending(name)
+    if _as_float(L) is None:
+        return report(name, False, "", f"expected a number of tokens, got {type(L).__name__}")
+    value = _integer(L)
+    if value is None:
+        return report(name, False, "", "a number of tokens is a whole number: take the smallest L that is enough")
+    expected = math.ceil(math.log(0.05) / math.log(0.99))          # 299
+    if value == expected:
+        return report(name, True, "the most recent 299 tokens hold 95% of this head's weight (1 - 0.99^299 ≥ 0.95)",
+                      "")
+    if value == expected - 1:
+        return report(name, False, "", "just short: with that many tokens 1 - γ^L is still below 0.95")
+    return report(name, False, "", "the L most recent tokens carry Σ_{j<L} γ^j = (1 - γ^L)/(1 - γ), a fraction "
+                                   "1 - γ^L of the total: solve 1 - γ^L ≥ 0.95 for the smallest whole L")
+
+
+def ex02_lm_schedule(gammas) -> Verdict:
+    """Exercise 02.3: the 6 decay rates of the paper's LM schedule, 1 - exp(linspace(log 1/32, log 1/512, 6))."""
+    name = "Exercise 02.3"
+    if unanswered(gammas):
+        return _pending(name)
+    got = _tensor(gammas)
+    if got is None or got.dim() != 1 or got.numel() != 6:
+        return report(name, False, "", "expected 6 decay rates (one per head) in a 1-D tensor or list")
+    h = torch.arange(6, dtype=torch.float64)
+    expected = 1 - torch.exp(torch.linspace(math.log(1 / 32), math.log(1 / 512), 6, dtype=torch.float64))
+    if _same(got, expected, 1e-12):
+        return report(name, True, "effective memories 32 … 512, evenly spaced on a log scale", "")
+    if _same(got, 1 - 2.0 ** (-5 - h), 1e-12):
+        return report(name, False, "", "that is eq. 8's schedule 1 - 2^(-5-h); the LM runs spread log(1 - γ) evenly "
+                                       "from log 1/32 to log 1/512")
+    if _same(got, 1 / (1 - expected), 1e-9):
+        return report(name, False, "", "those are the effective memories 1/(1 - γ); the exercise asks for γ")
+    if _same(got, 1 - 1 / torch.linspace(32, 512, 6, dtype=torch.float64), 1e-12):
+        return report(name, False, "", "spaced evenly in memory; the paper spaces them evenly in log(1 - γ)")
+    if _same(got, torch.linspace(1 - 1 / 32, 1 - 1 / 512, 6, dtype=torch.float64), 1e-12):
+        return report(name, False, "", "spaced evenly in γ; the paper spaces them evenly in log(1 - γ)")
+    return report(name, False, "", "take 6 points evenly spaced from log(1/32) to log(1/512), exponentiate "
+                                   "them to get 1 - γ, then γ")
+
+
+def ex02_slowest_memory(memory) -> Verdict:
+    """Exercise 02.4: the effective memory (tokens) of the slowest head among H = 16 heads of eq. 8."""
+    name = "Exercise 02.4"
+    if unanswered(memory):
+        return _pending(name)
+    value = _as_float(memory)
+    if value is None:
+        return report(name, False, "", f"expected a number, got {type(memory).__name__}")
+    expected = 2.0 ** 20
+    if math.isclose(value, expected, rel_tol=1e-9):
+        return report(name, True, "2^20 ≈ 1.05 million tokens: far beyond any training length, almost no decay", "")
+    if math.isclose(value, 2.0 ** 21, rel_tol=1e-9):
+        return report(name, False, "", "heads are numbered h = 0 … H-1: the slowest of 16 is h = 15")
+    if math.isclose(value, 1 - 2.0 ** -20, rel_tol=1e-12) or math.isclose(value, 2.0 ** -20, rel_tol=1e-9):
+        return report(name, False, "", "that is γ or 1 - γ; effective memory is 1/(1 - γ), counted in tokens")
+    return report(name, False, "", "γ_h = 1 - 2^(-5-h) gives 1/(1 - γ_h) = 2^(5+h): use the last head")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 03_retention_from_scratch
+# ---------------------------------------------------------------------------------------------------------
+def ex03_parallel_retention(fn) -> Verdict:
+    """Exercise 03.1: ``fn(q, k, v, gamma)`` for one head (q, k: (T, d_k); v: (T, d_v); gamma a float) returns the
+    parallel form (Q Kᵀ ⊙ D) V, (T, d_v)."""
+    name = "Exercise 03.1"
+    if unanswered(fn):
+        return _pending(name)
+    q, k, v = _seeded((6, 3), (6, 3), (6, 4), seed=31)
+    for gamma, T in ((0.8, 6), (1.0, 6), (0.8, 1)):
+        qs, ks, vs = q[:T], k[:T], v[:T]
+        ok, out = _call(name, fn, qs, ks, vs, gamma)
+        if not ok:
+            return out
+        got = _tensor(out)
+        scores, D = qs @ ks.T, _D(gamma, T)
+        expected = (scores * D) @ vs
+        if _same(got, expected):
+            continue
+        if got is None or tuple(got.shape) != (T, 4):
+            return report(name, False, "", f"expected a (T, d_v) = ({T}, 4) tensor, "
+                                           f"got shape {None if got is None else tuple(got.shape)}")
+        if _same(got, scores @ vs):
+            return report(name, False, "", "no mask: D zeroes the future (m > n) and decays the past")
+        if _same(got, (scores * _causal(T)) @ vs):
+            return report(name, False, "", "causal, but no decay: D[n, m] = γ^(n-m), not 1")
+        if _same(got, (scores * D.T) @ vs):
+            return report(name, False, "", "D is transposed: D[n, m] = γ^(n-m) for n ≥ m (row n = query)")
+        if _same(got, (scores @ D) @ vs):
+            return report(name, False, "", "⊙ is the element-wise product (*), not a matrix product (@)")
+        return report(name, False, "", f"wrong values for γ = {gamma}: compute Q Kᵀ, multiply element-wise by D, "
+                                       "then multiply by V")
+    return report(name, True, "(Q Kᵀ ⊙ D) V: the parallel form of retention", "")
+
+
+def ex03_recurrent_retention(fn) -> Verdict:
+    """Exercise 03.2: ``fn(q, k, v, gamma)`` for one head returns ``(o, S)``: the outputs (T, d_v) of
+    S_n = γ S_{n-1} + k_nᵀ v_n, o_n = q_n S_n, and the final state S (d_k, d_v)."""
+    name = "Exercise 03.2"
+    if unanswered(fn):
+        return _pending(name)
+    q, k, v = _seeded((6, 3), (6, 3), (6, 4), seed=32)
+    gamma = 0.8
+    ok, out = _call(name, fn, q, k, v, gamma)
+    if not ok:
+        return out
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        return report(name, False, "", "return two things: (o, S), the outputs and the final state")
+    o, S = _tensor(out[0]), _tensor(out[1])
+    D = _D(gamma, 6)
+    expected_o = ((q @ k.T) * D) @ v
+    w = gamma ** torch.arange(5, -1, -1, dtype=torch.float64)               # γ^(T-1-m)
+    expected_S = (k * w[:, None]).T @ v
+    if _same(o, expected_o) and _same(S, expected_S):
+        return report(name, True, "the recurrence gives the parallel outputs, and S = Σ_m γ^(T-1-m) k_mᵀ v_m", "")
+    if S is not None and tuple(S.shape) == (4, 3):
+        return report(name, False, "", "S has shape (d_v, d_k); the paper's state k_nᵀ v_n is (d_k, d_v)")
+    if o is None or tuple(o.shape) != (6, 4):
+        return report(name, False, "", f"o must be (T, d_v) = (6, 4), got {None if o is None else tuple(o.shape)}")
+    late = D * gamma                                                        # S = γ (S + kᵀv): every weight × γ
+    if _same(o, ((q @ k.T) * late) @ v):
+        return report(name, False, "", "the newest token enters with weight 1: decay the old state first "
+                                       "(γ S_{n-1}), then add k_nᵀ v_n")
+    if _same(o, ((q @ k.T) * (D * _causal(6, -1)) / gamma) @ v):
+        return report(name, False, "", "read o_n = q_n S_n after the update, so token n sees itself")
+    if _same(o, expected_o):
+        return report(name, False, "", "the outputs are right but the returned S is not the final state "
+                                       "(the state after the last token)")
+    return report(name, False, "", "start from S = 0; for each n: S = γ S + outer(k_n, v_n), then o_n = q_n S")
+
+
+def ex03_multihead_retention(fn) -> Verdict:
+    """Exercise 03.3: ``fn(q, k, v, gamma)`` with q, k (B, H, T, d_k), v (B, H, T, d_v) and gamma (H,) returns the
+    parallel form for every batch element and head, (B, H, T, d_v)."""
+    name = "Exercise 03.3"
+    if unanswered(fn):
+        return _pending(name)
+    q, k, v = _seeded((2, 3, 5, 4), (2, 3, 5, 4), (2, 3, 5, 2), seed=33)
+    gamma = torch.tensor([0.5, 0.8, 0.95], dtype=torch.float64)
+    ok, out = _call(name, fn, q, k, v, gamma)
+    if not ok:
+        return out
+    got = _tensor(out)
+    D = torch.stack([_D(float(g), 5) for g in gamma])                        # (H, T, T)
+    scores = q @ k.transpose(-1, -2)
+    expected = (scores * D) @ v
+    if _same(got, expected):
+        return report(name, True, "one decay matrix per head, (H, T, T), broadcast over the batch", "")
+    if got is None or tuple(got.shape) != (2, 3, 5, 2):
+        return report(name, False, "", f"expected (B, H, T, d_v) = (2, 3, 5, 2), "
+                                       f"got {None if got is None else tuple(got.shape)}")
+    if _same(got, (scores * D[0]) @ v) or _same(got, (scores * D[-1]) @ v):
+        return report(name, False, "", "every head used the same γ: head h needs its own γ_h")
+    return report(name, False, "", "build D with shape (H, T, T), one γ_h per head; (B, H, T, T) scores ⊙ D "
+                                   "broadcasts over B")
+
+
+def ex03_cost_ratio(ratio) -> Verdict:
+    """Exercise 03.4: multiply-adds of the parallel form over those of the recurrent form for a whole sequence,
+    T = 4096, d_k = d_v = 64 (counting as the notebook does)."""
+    name = "Exercise 03.4"
+    if unanswered(ratio):
+        return _pending(name)
+    value = _as_float(ratio)
+    if value is None:
+        return report(name, False, "", f"expected a number, got {type(ratio).__name__}")
+    T, d_k, d_v = 4096, 64, 64
+    expected = (T * T * (d_k + d_v)) / (T * 2 * d_k * d_v)
+    if math.isclose(value, expected, rel_tol=1e-9):
+        return report(name, True, "64× more multiply-adds for the parallel form at T = 4096 (T(d_k+d_v)/(2 d_k d_v))",
+                      "")
+    if math.isclose(value, 1 / expected, rel_tol=1e-9):
+        return report(name, False, "", "that is recurrent over parallel; the exercise asks parallel over recurrent")
+    return report(name, False, "", "parallel: T² d_k for Q Kᵀ plus T² d_v for (…)V; recurrent: per token d_k d_v "
+                                   "for the update and d_k d_v for q_n S_n; divide the two totals")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 04_relative_position_rotation
+# ---------------------------------------------------------------------------------------------------------
+def _rotate_every_two(x):
+    return torch.stack((-x[..., 1::2], x[..., 0::2]), dim=-1).flatten(-2)
+
+
+def _official_angles(d_k: int) -> torch.Tensor:
+    return (1.0 / 10000.0 ** torch.linspace(0.0, 1.0, d_k // 2, dtype=torch.float64)).repeat_interleave(2)
+
+
+def _turn(x, offset, angles):
+    pos = torch.arange(offset, offset + x.shape[-2], dtype=torch.float64)[:, None] * angles[None, :]
+    return x * torch.cos(pos) + _rotate_every_two(x) * torch.sin(pos)
+
+
+def ex04_rotate_every_two(fn) -> Verdict:
+    """Exercise 04.1: ``fn(x)`` maps each interleaved pair (x_2i, x_2i+1) of the last dimension to
+    (-x_2i+1, x_2i)."""
+    name = "Exercise 04.1"
+    if unanswered(fn):
+        return _pending(name)
+    (x,) = _seeded((3, 8), seed=41)
+    ok, out = _call(name, fn, x)
+    if not ok:
+        return out
+    got = _tensor(out)
+    if _same(got, _rotate_every_two(x), 0):
+        return report(name, True, "each pair multiplied by i; applying it twice gives -x", "")
+    if got is None or tuple(got.shape) != (3, 8):
+        return report(name, False, "", f"expected the shape of x, (3, 8), got {None if got is None else tuple(got.shape)}")
+    if _same(got, -_rotate_every_two(x), 0):
+        return report(name, False, "", "the sign is on the wrong coordinate: this multiplies each pair by -i, "
+                                       "not by i")
+    if _same(got, torch.cat((-x[..., 4:], x[..., :4]), dim=-1), 0):
+        return report(name, False, "", "that is rotate_half (pairs i and i + d/2); the official code pairs "
+                                       "neighbours: (x_0, x_1), (x_2, x_3), …")
+    if _same(got, torch.stack((x[..., 1::2], x[..., 0::2]), dim=-1).flatten(-2), 0):
+        return report(name, False, "", "swapping is a reflection: a quarter turn also needs a minus sign")
+    return report(name, False, "", "take the even coordinates x[..., 0::2] and the odd ones x[..., 1::2], and "
+                                   "interleave (-odd, even) back into one last dimension")
+
+
+def ex04_rotate(fn) -> Verdict:
+    """Exercise 04.2: ``fn(x, offset)`` rotates x (T, d_k) as the official code does: token t sits at position
+    n = offset + t and each pair i turns by the angle n·θ_i, θ_i = 1/10000^linspace(0, 1, d_k/2)[i]."""
+    name = "Exercise 04.2"
+    if unanswered(fn):
+        return _pending(name)
+    (x,) = _seeded((5, 8), seed=42)
+    angles = _official_angles(8)
+    for offset in (0, 7):
+        ok, out = _call(name, fn, x, offset)
+        if not ok:
+            return out
+        got = _tensor(out)
+        expected = _turn(x, offset, angles)
+        if _same(got, expected):
+            continue
+        if got is None or tuple(got.shape) != (5, 8):
+            return report(name, False, "", f"expected the shape of x, (5, 8), got "
+                                           f"{None if got is None else tuple(got.shape)}")
+        rope = (10000.0 ** (-2.0 * torch.arange(4, dtype=torch.float64) / 8)).repeat_interleave(2)
+        if _same(got, _turn(x, offset, rope)):
+            return report(name, False, "", "those are standard RoPE's angles 10000^(-2i/d_k); the official code "
+                                           "uses 1/10000^linspace(0, 1, d_k/2)")
+        if _same(got, _turn(x, offset, -angles)):
+            return report(name, False, "", "you turned by -nθ: both queries and keys turn by +nθ")
+        if offset and _same(got, _turn(x, 0, angles)):
+            return report(name, False, "", "the offset is ignored: token t sits at position offset + t")
+        if _same(got, _turn(x, offset, angles[torch.tensor([0, 2, 4, 6, 0, 2, 4, 6])])):
+            return report(name, False, "", "each angle serves both coordinates of its pair: [θ0, θ0, θ1, θ1, …]")
+        return report(name, False, "", f"wrong values for offset = {offset}: x cos(nθ) + rotate_every_two(x) sin(nθ)")
+    return report(name, True, "your rotation equals the official one, at any offset", "")
+
+
+def ex04_full_turn(tokens) -> Verdict:
+    """Exercise 04.3: with d_k = 64 (official angles), how many tokens apart must a query and a key be for the
+    slowest pair (θ = 1e-4) to turn by one full circle?"""
+    name = "Exercise 04.3"
+    if unanswered(tokens):
+        return _pending(name)
+    value = _as_float(tokens)
+    if value is None:
+        return report(name, False, "", f"expected a number, got {type(tokens).__name__}")
+    expected = 2 * math.pi / 1e-4
+    if math.isclose(value, expected, rel_tol=1e-6):
+        return report(name, True, "2π/θ ≈ 62 832 tokens: the slowest pair can tell positions apart across long "
+                                  "distances", "")
+    if math.isclose(value, 1e4, rel_tol=1e-6):
+        return report(name, False, "", "a full turn is 2π radians, not 1")
+    if math.isclose(value, math.pi / 1e-4, rel_tol=1e-6):
+        return report(name, False, "", "that is half a turn (π radians)")
+    return report(name, False, "", "the pair turns by (n - m)·θ radians: solve (n - m)·θ = 2π")
+
+
+def ex04_rope_angles(theta) -> Verdict:
+    """Exercise 04.4: the standard RoPE angles for d_k = 8, one per pair: θ_i = 10000^(-2i/d_k), i = 0 … 3."""
+    name = "Exercise 04.4"
+    if unanswered(theta):
+        return _pending(name)
+    got = _tensor(theta)
+    if got is None:
+        return report(name, False, "", f"expected 4 numbers in a tensor or list, got {type(theta).__name__}")
+    got = got.reshape(-1)
+    i = torch.arange(4, dtype=torch.float64)
+    expected = 10000.0 ** (-2 * i / 8)
+    if _same(got, expected, 1e-12):
+        return report(name, True, "RoPE: 1, 0.1, 0.01, 0.001 (the official code: 1, 0.0464, 0.00215, 0.0001)", "")
+    if got.numel() == 8:
+        return report(name, False, "", "one angle per pair: d_k/2 = 4 values")
+    if _same(got, _official_angles(8)[0::2], 1e-12):
+        return report(name, False, "", "that is the official linspace convention; RoPE's exponent is 2i/d_k")
+    if _same(got, 10000.0 ** (2 * i / 8), 1e-12):
+        return report(name, False, "", "the angles shrink with i: the exponent is negative")
+    return report(name, False, "", "θ_i = 10000^(-2i/d_k) for i = 0, 1, 2, 3")
+
+
 # ---------------------------------------------------------------------------------------------------------
 # part II: 05_chunkwise_retention, 06_three_modes_are_one, 07_multiscale_retention_and_the_block
 # ---------------------------------------------------------------------------------------------------------

@@ -66,6 +66,413 @@ def decay_curves_widget(gamma: float = 0.96875, T: int = 200):
     )
 
 
+# =========================================================================================================
+# Part I (notebooks 01-04): from attention to recurrence, decay masks and heads, retention, rotation
+# =========================================================================================================
+__all__ += [
+    "tokens_for_weight",
+    "plot_score_matrices",
+    "plot_eigen_spiral",
+    "plot_decay_mask",
+    "decay_mask_widget",
+    "head_schedule",
+    "plot_heads",
+    "heads_explorer_widget",
+    "plot_schedules",
+    "plot_cost_vs_length",
+    "plot_rotation_scores",
+    "plot_rotation_angles",
+]
+
+
+def _check_int(value, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_gammas(gammas, name: str = "gammas") -> np.ndarray:
+    g = torch.as_tensor(gammas, dtype=torch.float64).reshape(-1).numpy()
+    if g.size == 0 or np.isnan(g).any() or not bool(((g > 0) & (g <= 1)).all()):
+        raise ValueError(f"{name} must be non-empty values in (0, 1], got {g.tolist()}")
+    return g
+
+
+def _memory_and_half_life(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Effective memory 1/(1-γ) and half-life ln 2 / -ln γ (both infinite for γ = 1)."""
+    with np.errstate(divide="ignore"):
+        memory = np.where(g < 1, 1.0 / (1.0 - g), np.inf)
+        half_life = np.where(g < 1, np.log(2.0) / -np.log(g), np.inf)
+    return memory, half_life
+
+
+def tokens_for_weight(gammas, fraction: float = 0.9) -> np.ndarray:
+    """For each γ, the smallest number L of most recent tokens that hold at least ``fraction`` of the total weight
+    Σ_{j≥0} γ^j = 1/(1-γ) of an infinitely long past: the L nearest hold 1 - γ^L, so L = ⌈ln(1-fraction) / ln γ⌉
+    (infinite for γ = 1: without decay no finite window holds a fixed share)."""
+    g = _check_gammas(gammas)
+    if not (isinstance(fraction, (float, int)) and not isinstance(fraction, bool) and 0 < fraction < 1):
+        raise ValueError(f"fraction must be a number in (0, 1), got {fraction!r}")
+    out = np.full(g.shape, np.inf)
+    finite = g < 1
+    out[finite] = np.ceil(np.log1p(-fraction) / np.log(g[finite]) - 1e-9)
+    return out
+
+
+def plot_score_matrices(matrices: dict, ax=None, title: str | None = None) -> dict:
+    """Heatmaps of T × T score/weight matrices side by side (row n = query position, column m = key position).
+
+    ``matrices``: {name: 2-D tensor/array}; ``ax``: a sequence of as many axes (or None). Each panel uses a
+    colour scale symmetric around 0 (red positive, blue negative; exact zeros, e.g. the masked future, are white).
+    Returns ``{"names", "matrices" (name -> float64 array), "fig"}``.
+    """
+    if not isinstance(matrices, dict) or not matrices:
+        raise ValueError("matrices must be a non-empty dict {name: 2-D matrix}")
+    arrays = {}
+    for name, m in matrices.items():
+        a = torch.as_tensor(m).detach().to(torch.float64).cpu().numpy()
+        if a.ndim != 2:
+            raise ValueError(f"matrix {name!r} must be 2-D, got shape {a.shape}")
+        arrays[name] = a
+    if ax is None:
+        fig, axes = plt.subplots(1, len(arrays), figsize=(3.2 * len(arrays), 3.2), squeeze=False)
+        axes = axes[0]
+    else:
+        axes = list(ax)
+        if len(axes) != len(arrays):
+            raise ValueError(f"ax must hold {len(arrays)} axes, got {len(axes)}")
+        fig = axes[0].figure
+    for a, (name, arr) in zip(axes, arrays.items()):
+        lim = float(np.abs(arr).max()) or 1.0
+        im = a.imshow(arr, cmap="RdBu_r", vmin=-lim, vmax=lim)
+        a.set_title(name, fontsize=9)
+        a.set_xlabel("key position m")
+        a.set_ylabel("query position n")
+        a.grid(False)
+        fig.colorbar(im, ax=a, fraction=0.046, pad=0.04)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return {"names": list(arrays), "matrices": arrays, "fig": fig}
+
+
+def plot_eigen_spiral(eigenvalues, steps: int = 40, ax=None) -> dict:
+    """The eigenvalues λ = γ e^{iθ} of a recurrence matrix A in the complex plane, and their powers λ^n for
+    n = 0 … steps: each power turns by θ and shrinks by γ, so the points spiral into 0 (what A^(n-m) does to a
+    stored token, one eigen-direction at a time). The unit circle is dashed.
+
+    Returns ``{"eigenvalues" (complex, (k,)), "powers" (complex, (k, steps+1)), "moduli", "angles", "fig"}``.
+    """
+    lam = torch.as_tensor(eigenvalues).detach().to(torch.complex128).reshape(-1).cpu().numpy()
+    if lam.size == 0:
+        raise ValueError("eigenvalues must not be empty")
+    steps = _check_int(steps, "steps")
+    n = np.arange(steps + 1)
+    powers = lam[:, None] ** n[None, :]
+    fig, ax = _axes(ax, figsize=(4.2, 4.2))
+    circle = np.exp(1j * np.linspace(0, 2 * np.pi, 200))
+    ax.plot(circle.real, circle.imag, "k--", lw=0.8, alpha=0.5, label="|z| = 1")
+    for i, (l, p) in enumerate(zip(lam, powers)):
+        line, = ax.plot(p.real, p.imag, ".-", lw=0.8, ms=3,
+                        label=f"λ = {abs(l):.3g}·e^({np.angle(l):+.3f}i)")
+        ax.plot([l.real], [l.imag], "o", color=line.get_color(), ms=7)
+    ax.axhline(0, color="k", lw=0.5)
+    ax.axvline(0, color="k", lw=0.5)
+    ax.set_aspect("equal")
+    ax.set_xlabel("real part")
+    ax.set_ylabel("imaginary part")
+    ax.set_title(f"powers λ^n, n = 0 … {steps}")
+    ax.legend(fontsize=7, loc="lower left")
+    return {"eigenvalues": lam, "powers": powers, "moduli": np.abs(lam), "angles": np.angle(lam), "fig": fig}
+
+
+def plot_decay_mask(gamma: float, T: int = 32, ax=None) -> dict:
+    """The decay mask D of eq. (5) for one γ as a heatmap (left), and the weight γ^(n-m) a query gives a key
+    n - m tokens back (right), with the half-life ln 2/(-ln γ) and the effective memory 1/(1-γ) marked.
+
+    ``ax``: a pair of axes, or None. Returns ``{"D" (T, T), "distance", "curve", "memory", "half_life",
+    "row_sums", "fig"}``; ``row_sums[n]`` = Σ_m D[n, m] = (1 - γ^(n+1))/(1 - γ).
+    """
+    g = _check_gammas([gamma], "gamma")
+    if g.size != 1:
+        raise ValueError(f"gamma must be one number, got {g.tolist()}")
+    T = _check_int(T, "T")
+    gamma_t = torch.tensor(g, dtype=torch.float64)
+    from .retention import decay_mask
+
+    D = decay_mask(gamma_t, T)[0].numpy()
+    distance = np.arange(T)
+    curve = g[0] ** distance
+    memory, half_life = _memory_and_half_life(g)
+    if ax is None:
+        fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.6), gridspec_kw={"width_ratios": [1, 1.35]})
+    else:
+        axes = list(ax)
+        if len(axes) != 2:
+            raise ValueError(f"ax must hold 2 axes, got {len(axes)}")
+        fig = axes[0].figure
+    im = axes[0].imshow(D, cmap="viridis", vmin=0.0, vmax=1.0)
+    axes[0].set_title(f"D for γ = {g[0]:.4g}, T = {T}", fontsize=10)
+    axes[0].set_xlabel("key position m")
+    axes[0].set_ylabel("query position n")
+    axes[0].grid(False)
+    fig.colorbar(im, ax=axes[0], fraction=0.046, pad=0.04)
+    axes[1].plot(distance, curve, ".-", ms=3, label="γ^(n-m)")
+    if np.isfinite(half_life[0]) and half_life[0] <= T:
+        axes[1].axvline(half_life[0], color="C1", ls="--", label=f"half-life {half_life[0]:.1f}")
+    if np.isfinite(memory[0]) and memory[0] <= T:
+        axes[1].axvline(memory[0], color="C2", ls=":", label=f"1/(1-γ) = {memory[0]:.1f}")
+    axes[1].set_ylim(-0.02, 1.05)
+    axes[1].set_xlabel("distance n - m (tokens)")
+    axes[1].set_ylabel("weight")
+    mem_txt = f"{memory[0]:.4g}" if np.isfinite(memory[0]) else "∞"
+    axes[1].set_title(f"how a key fades: effective memory {mem_txt} tokens", fontsize=10)
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    return {"D": D, "distance": distance, "curve": curve, "memory": float(memory[0]),
+            "half_life": float(half_life[0]), "row_sums": D.sum(axis=1), "fig": fig}
+
+
+def decay_mask_widget(gamma: float = 0.9, T: int = 32):
+    """A γ slider and a length slider redrawing ``plot_decay_mask`` (notebook 02), with one line of numbers under
+    the figure (``γ = 0.900, T = 32: effective memory 10.0 tokens, half-life 6.58 tokens``)."""
+    import ipywidgets as widgets
+
+    def show(gamma, T):
+        drawn = plot_decay_mask(gamma, T)
+        plt.show()
+        print(f"γ = {gamma:.3f}, T = {T}: effective memory {drawn['memory']:.1f} tokens, "
+              f"half-life {drawn['half_life']:.2f} tokens")
+
+    return widgets.interact(
+        show,
+        gamma=widgets.FloatSlider(value=gamma, min=0.5, max=1.0, step=0.005, readout_format=".3f",
+                                  description="γ", continuous_update=False),
+        T=widgets.IntSlider(value=T, min=4, max=128, step=4, description="T", continuous_update=False),
+    )
+
+
+def head_schedule(num_heads: int, schedule: str = "eq. 8"):
+    """The per-head decay rates of a named schedule: "eq. 8" (γ_h = 1 - 2^(-5-h)) or "LM" (the paper's
+    language-model runs, §3.1: 1 - exp(linspace(log 1/32, log 1/512, H))). float64 tensor of shape (H,)."""
+    from .retention import decay_gammas, lm_decay_gammas
+
+    schedules = {"eq. 8": decay_gammas, "LM": lm_decay_gammas}
+    if schedule not in schedules:
+        raise ValueError(f"schedule must be one of {tuple(schedules)}, got {schedule!r}")
+    return schedules[schedule](num_heads)
+
+
+def plot_heads(gammas, T: int = 64, fig=None, max_cols: int = 8, fraction: float = 0.9) -> dict:
+    """The heads explorer: every head's decay mask D (T × T) side by side, titled with its effective memory,
+    and below them, per head, the effective memory 1/(1-γ), the half-life and the number of most recent tokens
+    that hold ``fraction`` of its weight (log scale).
+
+    ``fig``: a matplotlib Figure to draw into (cleared first), or None. Returns ``{"gammas", "memory",
+    "half_life", "tokens", "masks" (H, T, T), "fig"}``.
+    """
+    g = _check_gammas(gammas)
+    T = _check_int(T, "T")
+    max_cols = _check_int(max_cols, "max_cols")
+    from .retention import decay_mask
+
+    H = g.size
+    masks = decay_mask(torch.tensor(g, dtype=torch.float64), T).numpy()
+    memory, half_life = _memory_and_half_life(g)
+    tokens = tokens_for_weight(g, fraction)
+    cols = min(H, max_cols)
+    rows = -(-H // cols)
+    if fig is None:
+        fig = plt.figure(figsize=(max(6.4, 1.25 * cols), 1.35 * rows + 2.8))
+    else:
+        fig.clear()
+    grid = fig.add_gridspec(rows + 1, cols, height_ratios=[1.0] * rows + [1.6])
+    for h in range(H):
+        a = fig.add_subplot(grid[h // cols, h % cols])
+        a.imshow(masks[h], cmap="viridis", vmin=0.0, vmax=1.0)
+        mem = f"{memory[h]:.0f}" if np.isfinite(memory[h]) else "∞"
+        a.set_title(f"h={h}: {mem}", fontsize=8)
+        a.set_xticks([])
+        a.set_yticks([])
+        a.grid(False)
+    bar = fig.add_subplot(grid[rows, :])
+    x = np.arange(H)
+    finite = lambda v: np.where(np.isfinite(v), v, np.nan)  # noqa: E731
+    bar.plot(x, finite(memory), "o-", label="effective memory 1/(1-γ)")
+    bar.plot(x, finite(half_life), "s--", label="half-life")
+    bar.plot(x, finite(tokens), "^:", label=f"tokens holding {fraction:.0%} of the weight")
+    bar.axhline(T, color="k", lw=0.8, alpha=0.6, label=f"T = {T} (the masks above)")
+    bar.set_yscale("log", base=2)
+    bar.set_xticks(x)
+    bar.set_xlabel("head h")
+    bar.set_ylabel("tokens")
+    bar.legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"{H} head(s): masks D (title: effective memory), and how far each head sees", fontsize=10)
+    fig.tight_layout()
+    return {"gammas": g, "memory": memory, "half_life": half_life, "tokens": tokens, "masks": masks, "fig": fig}
+
+
+def heads_explorer_widget(num_heads: int = 4, schedule: str = "eq. 8", T: int = 64):
+    """The heads explorer (notebook 02): number of heads, decay schedule and mask length redraw ``plot_heads``."""
+    import ipywidgets as widgets
+
+    def show(num_heads, schedule, T):
+        plot_heads(head_schedule(num_heads, schedule), T)
+        plt.show()
+
+    return widgets.interact(
+        show,
+        num_heads=widgets.IntSlider(value=num_heads, min=1, max=16, description="heads", continuous_update=False),
+        schedule=widgets.Dropdown(options=["eq. 8", "LM"], value=schedule, description="schedule"),
+        T=widgets.IntSlider(value=T, min=16, max=256, step=16, description="T", continuous_update=False),
+    )
+
+
+def plot_schedules(num_heads: int = 8, ax=None) -> dict:
+    """Effective memory 1/(1-γ_h) per head for eq. 8's schedule and for the paper's LM schedule (log scale).
+
+    Returns ``{"heads", "eq8", "lm", "fig"}`` (the effective memories).
+    """
+    num_heads = _check_int(num_heads, "num_heads")
+    heads = np.arange(num_heads)
+    eq8 = 1.0 / (1.0 - head_schedule(num_heads, "eq. 8").numpy())
+    lm = 1.0 / (1.0 - head_schedule(num_heads, "LM").numpy())
+    fig, ax = _axes(ax)
+    ax.plot(heads, eq8, "o-", label="eq. 8: γ_h = 1 - 2^(-5-h)")
+    ax.plot(heads, lm, "s-", label="LM runs (§3.1): 32 … 512, log-spaced")
+    ax.set_yscale("log", base=2)
+    ax.set_xticks(heads)
+    ax.set_xlabel("head h")
+    ax.set_ylabel("effective memory 1/(1-γ) (tokens)")
+    ax.set_title(f"two decay schedules for {num_heads} heads")
+    ax.legend(fontsize=8)
+    return {"heads": heads, "eq8": eq8, "lm": lm, "fig": fig}
+
+
+def plot_cost_vs_length(lengths, series: dict, ylabel: str = "cost", ax=None, title: str | None = None) -> dict:
+    """Log-log plot of costs against sequence length, one line per entry of ``series`` ({name: values}), each
+    labelled with its fitted log-log slope (≈ 2 for O(T²), ≈ 1 for O(T), ≈ 0 for O(1)).
+
+    A value may be None (or NaN) where that method was not run (e.g. too slow at that length); such points are left
+    out of the line and of the slope. Returns ``{"lengths", "series" (name -> float array, NaN where missing),
+    "slopes" (name -> float), "fig"}``.
+    """
+    L = np.asarray(lengths, dtype=np.float64).reshape(-1)
+    if L.size < 2 or not np.all(L > 0):
+        raise ValueError(f"lengths must hold at least two positive numbers, got {L.tolist()}")
+    if not isinstance(series, dict) or not series:
+        raise ValueError("series must be a non-empty dict {name: values}")
+    data, slopes = {}, {}
+    for name, values in series.items():
+        y = np.array([np.nan if v is None else v for v in np.asarray(values, dtype=object).reshape(-1)],
+                     dtype=np.float64)
+        have = ~np.isnan(y)
+        if y.shape != L.shape or have.sum() < 2 or not np.all(y[have] > 0):
+            raise ValueError(f"series {name!r} must hold {L.size} values (None where missing), at least two of "
+                             f"them, all positive; got {y.tolist()}")
+        data[name] = y
+        slopes[name] = float(np.polyfit(np.log(L[have]), np.log(y[have]), 1)[0])
+    fig, ax = _axes(ax)
+    for name, y in data.items():
+        have = ~np.isnan(y)
+        ax.plot(L[have], y[have], "o-", label=f"{name} (slope {slopes[name]:.2f})")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("sequence length T")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    return {"lengths": L, "series": data, "slopes": slopes, "fig": fig}
+
+
+def _rotated_scores(q: torch.Tensor, k: torch.Tensor, T: int, key_sign: int) -> np.ndarray:
+    from .position import apply_rotation, rotation_sin_cos, rotate_every_two
+
+    qs = apply_rotation(q.expand(T, -1).contiguous())                  # q placed at positions 0 … T-1
+    if key_sign == 1:
+        ks = apply_rotation(k.expand(T, -1).contiguous())
+    else:                                                               # turned by -mθ instead of +mθ
+        sin, cos = rotation_sin_cos(T, k.shape[-1], dtype=k.dtype)
+        kk = k.expand(T, -1)
+        ks = kk * cos - rotate_every_two(kk) * sin
+    return (qs @ ks.T).numpy()
+
+
+def plot_rotation_scores(q, k, T: int = 48, ax=None, key_sign: int = 1) -> dict:
+    """The score between one query vector q placed at position n and one key vector k placed at position m, after
+    both are rotated (``apply_rotation``), for all n, m < T (left), and the same scores against n - m (right).
+
+    With ``key_sign=+1`` (both turned by +position·θ, as the official code does) the matrix is constant along
+    every diagonal: the score depends only on n - m, and the right panel shows one curve. ``key_sign=-1`` turns
+    the key the other way (the real twin of forgetting the complex conjugate): the score then depends on n + m
+    and the right panel is a cloud. Returns ``{"scores" (T, T), "distance" (T, T) = n - m, "by_distance"
+    (2T-1,) mean score per n - m, "spread" (2T-1,) max - min per n - m, "fig"}``.
+    """
+    q = torch.as_tensor(q, dtype=torch.float64).reshape(-1)
+    k = torch.as_tensor(k, dtype=torch.float64).reshape(-1)
+    if q.shape != k.shape or q.numel() < 2 or q.numel() % 2:
+        raise ValueError(f"q and k must be 1-D of the same even length, got {tuple(q.shape)} and {tuple(k.shape)}")
+    T = _check_int(T, "T")
+    if key_sign not in (1, -1):
+        raise ValueError(f"key_sign must be +1 or -1, got {key_sign!r}")
+    scores = _rotated_scores(q, k, T, key_sign)
+    n = np.arange(T)
+    distance = n[:, None] - n[None, :]
+    offsets = np.arange(-(T - 1), T)
+    by_distance = np.array([scores[distance == d].mean() for d in offsets])
+    spread = np.array([np.ptp(scores[distance == d]) for d in offsets])
+    if ax is None:
+        fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.6), gridspec_kw={"width_ratios": [1, 1.35]})
+    else:
+        axes = list(ax)
+        if len(axes) != 2:
+            raise ValueError(f"ax must hold 2 axes, got {len(axes)}")
+        fig = axes[0].figure
+    lim = float(np.abs(scores).max()) or 1.0
+    im = axes[0].imshow(scores, cmap="RdBu_r", vmin=-lim, vmax=lim)
+    axes[0].set_xlabel("key position m")
+    axes[0].set_ylabel("query position n")
+    axes[0].set_title("rot(q, n) · rot(k, %sm)" % ("" if key_sign == 1 else "-"), fontsize=10)
+    axes[0].grid(False)
+    fig.colorbar(im, ax=axes[0], fraction=0.046, pad=0.04)
+    axes[1].plot(distance.ravel(), scores.ravel(), ".", ms=2, alpha=0.5, label="every (n, m)")
+    axes[1].plot(offsets, by_distance, "-", lw=1, label="mean per n - m")
+    axes[1].set_xlabel("n - m")
+    axes[1].set_ylabel("score")
+    axes[1].set_title("a function of n - m only" if key_sign == 1 else "not a function of n - m", fontsize=10)
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    return {"scores": scores, "distance": distance, "by_distance": by_distance, "spread": spread, "fig": fig}
+
+
+def plot_rotation_angles(d_k: int = 64, ax=None) -> dict:
+    """The rotation angle θ_i of each coordinate pair i = 0 … d_k/2-1 in the official code
+    (θ_i = 10000^(-i/(d_k/2-1)), a linspace of exponents) and in standard RoPE (θ_i = 10000^(-2i/d_k)), log scale.
+
+    Returns ``{"pairs", "official", "rope", "fig"}`` (one angle per pair, float64).
+    """
+    d_k = _check_int(d_k, "d_k", minimum=4)
+    if d_k % 2:
+        raise ValueError(f"d_k must be even, got {d_k}")
+    from .position import rotation_angles
+
+    pairs = np.arange(d_k // 2)
+    official = rotation_angles(d_k)[0::2].numpy()
+    rope = 10000.0 ** (-2.0 * pairs / d_k)
+    fig, ax = _axes(ax)
+    ax.plot(pairs, official, "o-", ms=3, label="official: 1/10000^linspace(0, 1, d_k/2)")
+    ax.plot(pairs, rope, "s--", ms=3, label="RoPE: 1/10000^(2i/d_k)")
+    ax.set_yscale("log")
+    ax.set_xlabel("pair i")
+    ax.set_ylabel("angle θ_i (radians per token)")
+    ax.set_title(f"rotation frequencies, d_k = {d_k}")
+    ax.legend(fontsize=8)
+    return {"pairs": pairs, "official": official, "rope": rope, "fig": fig}
+
+
 # ---------------------------------------------------------------------------------------------------------
 # part II: notebooks 05-07 (chunkwise retention, the three-modes proof lab, multi-scale retention and the block)
 # ---------------------------------------------------------------------------------------------------------
