@@ -1,7 +1,13 @@
 """retnet_edu: the Retentive Network (Sun et al. 2023, arXiv 2307.08621) from first principles.
 
-Layers, lowest first (a module imports only from those above it):
-``notebook`` → ``retention`` → ``position`` → ``layers`` → ``model`` → ``torchscale_compat``.
+Layers, lowest first (a module imports only from those before it):
+
+- ``notebook`` (course_setup, get_device), ``measure`` (timing and memory helpers);
+- ``retention`` (the equations), ``position`` (the rotation);
+- ``official_scaling`` (torchscale's per-mode rescalings), ``buggy`` (broken variants for exercises);
+- ``layers`` (RMSNorm, MultiScaleRetention, RetNetBlock), ``numerics`` (the proof lab's tools);
+- ``model`` (RetNetConfig, RetNetLM), ``torchscale_compat`` (official weights);
+- ``viz`` and ``checks`` (what the notebooks draw and how exercises are checked).
 """
 
 __version__ = "0.1.0"

@@ -146,8 +146,9 @@ def _tensor(x, dtype=torch.float64):
 
 def _same(a, b, tol: float = 1e-9) -> bool:
     """Same shape and equal within ``tol`` relative to the size of ``b`` (for float64 results)."""
-    if a is None or tuple(a.shape) != tuple(b.shape):
+    if not isinstance(a, torch.Tensor) or tuple(a.shape) != tuple(b.shape):
         return False
+    a = a.detach().to(b.dtype)
     if not bool(torch.isfinite(a).all()):
         return False
     scale = max(1.0, float(b.abs().max())) if b.numel() else 1.0
@@ -643,25 +644,6 @@ __all__ += ["ex05_decay_split", "ex05_state_update", "ex05_balance_chunk_size",
             "ex07_layer_params", "ex07_ffn_width", "ex07_official_state", "ex07_greedy_decode"]
 
 
-def _call(name: str, fn, *args):
-    """Call the learner's function. Returns (result, None), or (None, Verdict) when it raised (a ✗ line) or
-    returned None (a function whose body is still the placeholder ``...``: not answered yet)."""
-    try:
-        result = fn(*args)
-    except Exception as exc:  # noqa: BLE001 - any error in the learner's code is reported, not raised
-        return None, report(name, False, "", f"your function raised {type(exc).__name__}: {exc}")
-    if result is None:
-        return None, _pending(name)
-    return result, None
-
-
-def _same(a, b, tol: float = 1e-10) -> bool:
-    if not isinstance(a, torch.Tensor) or a.shape != b.shape:
-        return False
-    a, b = a.detach().double(), b.detach().double()
-    return bool((a - b).abs().max() <= tol * max(1.0, float(b.abs().max())))
-
-
 def _expect_callable(name: str, fn, what: str):
     if unanswered(fn):
         return _pending(name)
@@ -710,9 +692,9 @@ def ex05_state_update(fn) -> Verdict:
     for b in (4, 3, 1):
         k, v = (torch.randn(2, 3, b, d, generator=gen, dtype=torch.float64) for d in (4, 5))
         R_prev = torch.randn(2, 3, 4, 5, generator=gen, dtype=torch.float64)
-        out, failed = _call(name, fn, k, v, gamma, R_prev)
-        if failed is not None:
-            return failed
+        ok, out = _call(name, fn, k, v, gamma, R_prev)
+        if not ok:
+            return out
         want = chunk_state_update(k, v, gamma, R_prev)
         if _same(out, want):
             continue
@@ -833,9 +815,9 @@ def ex07_layer_params(fn) -> Verdict:
         return pending
     for d, V, F, H in ((64, 128, 85, 4), (32, 48, 40, 2), (16, 16, 8, 1)):
         want = sum(p.numel() for p in RetNetBlock(d, V, H, F).parameters())
-        got, failed = _call(name, fn, d, V, F)
-        if failed is not None:
-            return failed
+        ok, got = _call(name, fn, d, V, F)
+        if not ok:
+            return got
         if got == want:
             continue
         if isinstance(got, numbers.Real) and got == want - 2 * d:
@@ -877,9 +859,9 @@ def ex07_official_state(fn) -> Verdict:
     gamma = decay_gammas(3)
     _, kv, scale = official_recurrent(q, k, v, gamma)
     _, S = recurrent_retention(q, k, v, gamma)
-    got, failed = _call(name, fn, kv.clone(), scale.clone())
-    if failed is not None:
-        return failed
+    ok, got = _call(name, fn, kv.clone(), scale.clone())
+    if not ok:
+        return got
     if _same(got, S):
         return report(name, True, "S = prev_key_valueᵀ · √scale: the official state is the paper's, transposed and "
                       "divided by √S_(T-1)", "")
@@ -916,9 +898,9 @@ def ex07_greedy_decode(fn) -> Verdict:
     want = model.generate(prompt, 9, temperature=0.0, mode="parallel")
     model.tokens_read = 0
     with torch.no_grad():
-        got, failed = _call(name, fn, model, prompt.clone(), 9)
-    if failed is not None:
-        return failed
+        ok, got = _call(name, fn, model, prompt.clone(), 9)
+    if not ok:
+        return got
     if not isinstance(got, torch.Tensor) or tuple(got.shape) != (1, 16):
         return report(name, False, "", "return the prompt followed by the new tokens, shape (1, T + n_new)")
     if not torch.equal(got, want):

@@ -21,6 +21,17 @@ def _axes(ax, figsize=None):
     return ax.figure, ax
 
 
+def _axes_pair(ax, width_ratios=(1, 1.35)):
+    """Two side-by-side axes (a new figure when ``ax`` is None, else the two axes given)."""
+    if ax is None:
+        fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.6), gridspec_kw={"width_ratios": list(width_ratios)})
+        return fig, list(axes)
+    axes = list(ax)
+    if len(axes) != 2:
+        raise ValueError(f"ax must hold 2 axes, got {len(axes)}")
+    return axes[0].figure, axes
+
+
 def plot_decay_curves(gammas, T: int = 200, ax=None, log: bool = False) -> dict:
     """γ^n against the distance n = 0 … T-1 for each γ, with each curve's effective memory 1/(1-γ) in the legend.
 
@@ -206,13 +217,7 @@ def plot_decay_mask(gamma: float, T: int = 32, ax=None) -> dict:
     distance = np.arange(T)
     curve = g[0] ** distance
     memory, half_life = _memory_and_half_life(g)
-    if ax is None:
-        fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.6), gridspec_kw={"width_ratios": [1, 1.35]})
-    else:
-        axes = list(ax)
-        if len(axes) != 2:
-            raise ValueError(f"ax must hold 2 axes, got {len(axes)}")
-        fig = axes[0].figure
+    fig, axes = _axes_pair(ax)
     im = axes[0].imshow(D, cmap="viridis", vmin=0.0, vmax=1.0)
     axes[0].set_title(f"D for γ = {g[0]:.4g}, T = {T}", fontsize=10)
     axes[0].set_xlabel("key position m")
@@ -424,13 +429,7 @@ def plot_rotation_scores(q, k, T: int = 48, ax=None, key_sign: int = 1) -> dict:
     offsets = np.arange(-(T - 1), T)
     by_distance = np.array([scores[distance == d].mean() for d in offsets])
     spread = np.array([np.ptp(scores[distance == d]) for d in offsets])
-    if ax is None:
-        fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.6), gridspec_kw={"width_ratios": [1, 1.35]})
-    else:
-        axes = list(ax)
-        if len(axes) != 2:
-            raise ValueError(f"ax must hold 2 axes, got {len(axes)}")
-        fig = axes[0].figure
+    fig, axes = _axes_pair(ax)
     lim = float(np.abs(scores).max()) or 1.0
     im = axes[0].imshow(scores, cmap="RdBu_r", vmin=-lim, vmax=lim)
     axes[0].set_xlabel("key position m")
@@ -486,12 +485,6 @@ CHUNK_BLOCK_LABELS = {
     2: "inner block, masked: computed, then zeroed by D",
     3: "earlier chunks: reached through the state R",
 }
-
-
-def _check_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def chunk_block_labels(T: int, chunk_size: int) -> np.ndarray:
