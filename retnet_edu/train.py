@@ -234,12 +234,15 @@ def _model_kind(model: nn.Module) -> str:
 
 def lm_loss(model: nn.Module, x: Tensor, y: Tensor, mode: str = "parallel", chunk_size: int | None = None) -> Tensor:
     """Mean next-token cross-entropy in nats: ``-mean log p(y | x)``. RetNet runs in ``mode`` ("parallel" or
-    "chunkwise"); the Transformer ignores it. The log-softmax is taken in float32 even under autocast."""
+    "chunkwise"); the Transformer ignores it. Half-precision logits (autocast) are cast to float32 for the
+    log-softmax; float32 and float64 logits are used as they are."""
     if isinstance(model, RetNetLM):
         logits, _ = model(x, mode=mode, chunk_size=chunk_size)
     else:
         logits, _ = model(x)
-    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+    if logits.dtype in (torch.float16, torch.bfloat16):
+        logits = logits.float()
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
 
 # ----------------------------------------------------------------------------------------------------------
