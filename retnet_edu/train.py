@@ -429,8 +429,9 @@ def evaluate(model: nn.Module, batches, mode: str = "parallel", chunk_size: int 
 @dataclass
 class TrainResult:
     """What ``train`` returns: the trained model, the tokenizer, the run's config and its history
-    (``history["train"]``: rows [step, loss, lr, tokens/s]; ``history["eval"]``: rows [step, train loss,
-    validation loss, seconds]; plus totals)."""
+    (``history["train"]``: rows [step, mean training loss of the last ``log_interval`` steps, learning rate,
+    tokens/s]; ``history["eval"]``: rows [step, train loss, validation loss, training seconds so far];
+    ``train_seconds`` (optimisation steps only) and ``wall_seconds`` (everything, evaluations included))."""
 
     model: nn.Module
     tokenizer: CharTokenizer
@@ -499,8 +500,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, out_dir
     sampler = torch.Generator().manual_seed(cfg.seed)
     chunk = cfg.chunk_size if cfg.mode == "chunkwise" else None
     kind = _model_kind(model)
-    history = {"train": [], "eval": [], "train_seconds": 0.0, "resumed_at": [], "status": "running",
-               "message": ""}
+    history = {"train": [], "eval": [], "train_seconds": 0.0, "wall_seconds": 0.0, "resumed_at": [],
+               "status": "running", "message": ""}
     start = 0
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
@@ -527,7 +528,13 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, out_dir
         "threads": torch.get_num_threads(),
     }
 
+    wall_start, wall_before = time.perf_counter(), float(history.get("wall_seconds", 0.0))
+
+    def tick():
+        history["wall_seconds"] = round(wall_before + time.perf_counter() - wall_start, 3)
+
     def write_log():
+        tick()
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
             _write_json_atomic(out / LOG_NAME, {**meta, "history": history})
@@ -536,6 +543,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, out_dir
         nonlocal last_good
         if ckpt_path is None:
             return
+        tick()
         save_checkpoint(ckpt_path, {
             "format": CHECKPOINT_FORMAT, "step": step, "config": cfg.to_dict(), "model_kind": kind,
             "model_config": model.config.to_dict(), "tokenizer": tokenizer.to_dict(),
@@ -614,7 +622,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, out_dir
         if bar is not None:
             bar.close()
     history["status"] = "finished"
-    write_log()
+    write_log()   # also sets wall_seconds: training, evaluation and checkpoints, since the (first) start
     return TrainResult(model, tokenizer, cfg, history, device, precision, ckpt_path)
 
 

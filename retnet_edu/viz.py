@@ -85,19 +85,23 @@ def _history(run) -> dict:
 
 
 def plot_loss_curves(runs: dict, ax=None, baselines: dict | None = None, show_train: bool = True,
-                     title: str = "Validation loss while training") -> dict:
+                     zoom_from: int | None = None, title: str = "Validation loss while training") -> dict:
     """Loss (nats per character) against training step for several runs on one plot.
 
     ``runs``: name → a history (``train(...).history``, a log.json dict or a ``TrainResult``). Solid lines with
     dots are the validation loss at each evaluation; thin lines (``show_train``) the running training loss.
-    ``baselines``: name → a constant loss drawn as a dotted horizontal line (e.g. the uniform guess ln V).
-    Returns ``{"steps": {name: array}, "val": {name: array}, "train_steps": …, "train": …, "fig"}``.
+    ``baselines``: name → a constant loss drawn as a dotted horizontal line (e.g. the uniform guess ln V), when
+    it lies within the plotted range. ``zoom_from``: show only steps ≥ this (the axes fit those points), to
+    see the end of training up close. Returns ``{"steps": {name: array}, "val": {name: array}, "train_steps": …,
+    "train": …, "ylim", "fig"}``.
     """
     if not isinstance(runs, dict) or not runs:
         raise ValueError("runs must be a non-empty dict of name -> training history")
     fig, ax = _axes(ax)
     out = {"steps": {}, "val": {}, "train_steps": {}, "train": {}}
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    first = 0 if zoom_from is None else zoom_from
+    shown = []
     for i, (name, run) in enumerate(runs.items()):
         h = _history(run)
         ev = np.array([row[:3] for row in h["eval"]], dtype=float).reshape(-1, 3)
@@ -105,23 +109,34 @@ def plot_loss_curves(runs: dict, ax=None, baselines: dict | None = None, show_tr
         c = colors[i % len(colors)]
         out["steps"][name], out["val"][name] = ev[:, 0], ev[:, 2]
         out["train_steps"][name], out["train"][name] = tr[:, 0], tr[:, 1]
+        ev, tr = ev[ev[:, 0] >= first], tr[tr[:, 0] >= first]
         if show_train and len(tr):
             ax.plot(tr[:, 0], tr[:, 1], color=c, alpha=0.35, lw=1)
+            shown.append(tr[:, 1])
         label = f"{name}: {ev[-1, 2]:.3f}" if len(ev) else name
         ax.plot(ev[:, 0], ev[:, 2], "o-", color=c, ms=3, label=label)
-    for j, (name, value) in enumerate((baselines or {}).items()):
-        ax.axhline(value, ls=":", color="grey", lw=1)
-        ax.annotate(f"{name} ({value:.2f})", (0, value), xytext=(2, 3), textcoords="offset points", fontsize=8,
-                    color="grey")
-    vals = np.concatenate([v for v in out["val"].values() if len(v)])
-    if vals.size:
-        lo = float(vals.min())
-        hi = max(float(np.percentile(vals, 90)), lo + 0.5)
-        ax.set_ylim(lo - 0.1 * (hi - lo), hi)
+        shown.append(ev[:, 2])
+    values = np.concatenate(shown) if shown else np.zeros(0)
+    if values.size:
+        lo, hi = float(values.min()), float(values.max())
+        if zoom_from is None:
+            hi = max([hi] + [float(v) for v in (baselines or {}).values()])
+        pad = 0.05 * max(hi - lo, 0.1)
+        ax.set_ylim(lo - pad, hi + pad)
+    ylim = ax.get_ylim()
+    for name, value in (baselines or {}).items():
+        if ylim[0] <= value <= ylim[1]:
+            ax.axhline(value, ls=":", color="grey", lw=1)
+            ax.annotate(f"{name} ({value:.2f})", (1.0, value), xycoords=("axes fraction", "data"), xytext=(-4, 3),
+                        textcoords="offset points", ha="right", fontsize=8, color="grey")
+    if zoom_from is not None:
+        last = max((float(v.max()) for v in out["steps"].values() if len(v)), default=first)
+        ax.set_xlim(first - 0.02 * (last - first), last + 0.02 * (last - first))
     ax.set_xlabel("training step")
     ax.set_ylabel("loss (nats per character)")
     ax.set_title(title)
-    ax.legend(fontsize=8, title="final validation loss" if show_train else None, title_fontsize=8)
+    ax.legend(fontsize=8, title="final validation loss", title_fontsize=8)
+    out["ylim"] = ylim
     out["fig"] = fig
     return out
 

@@ -34,6 +34,11 @@ def test_plot_loss_curves_data():
     d = plot_loss_curves({"a": fake_history()}, show_train=False)
     assert len(d["fig"].axes[0].lines) == 1
     plt.close(d["fig"])
+    d = plot_loss_curves({"a": fake_history()}, zoom_from=10, baselines={"uniform": 4.33, "near": 2.6})
+    ax = d["fig"].axes[0]
+    assert d["ylim"][0] < 2.45 and d["ylim"][1] < 3.1 and ax.get_xlim()[0] > 5     # fits the points after step 10
+    assert len(ax.lines) == 3                                      # train + val + the baseline in range only
+    plt.close(d["fig"])
 
 
 @pytest.mark.parametrize("runs", [{}, {"a": {"eval": []}}, [fake_history()]])
