@@ -1,0 +1,422 @@
+r"""The baseline: a GPT-style decoder-only Transformer built from the same parts as ``RetNetLM``.
+
+What is the same as the RetNet model (so that a comparison measures retention against softmax attention and
+nothing else): token embedding, pre-norm residual blocks with ``RMSNorm``, the gated feed-forward
+``GatedFeedForward`` (``fc2(act(fc1 x) ⊙ gate x)``), a final RMSNorm, an untied output projection, no biases,
+and the relative-position rotation of queries and keys (``retnet_edu.position.apply_rotation``, the angles of the
+official RetNet code).
+
+What differs is the token mixer, causal softmax attention (Vaswani et al. 2017):
+
+    ``Attention(X) = softmax(Q Kᵀ / √d_h + M) V``,  M[n, m] = 0 if m ≤ n else -∞,
+
+computed by ``torch.nn.functional.scaled_dot_product_attention`` (``attention="sdpa"``, fused kernels where the
+platform has them) or written out (``attention="naive"``, the formula above, for teaching and testing).
+
+**Positions: rotary, not learned.** RetNet rotates q and k by their positions (the paper's Θ, eq. 3-5); giving
+the Transformer the same rotation means (1) the two models differ only in softmax-vs-decay mixing, (2) neither has a
+maximum length (a learned position table would cap generation at the training context), and (3) the position
+scheme adds no parameters, so matching parameter counts is a matter of layer widths only.
+
+**Parameter matching.** A Transformer layer holds 4d² (q, k, v, o) + 3·d·f (gated FFN of width f) weights; a
+RetNet layer 8d² (retention with value width 2d) + 3·d·f_R. ``matched_transformer_config`` keeps the width d, the
+depth and the head count, and picks the FFN width f that makes the totals equal (up to rounding f to an integer):
+for the default RetNet (f_R = 4d/3) that is f = 8d/3, the 12d² per layer of both models in the paper (§3.1).
+
+**KV cache.** ``forward(tokens, cache)`` appends the new keys and values of every layer to ``cache`` (a
+``KVCache``, updated in place and returned) and attends from the new queries to all cached positions. Decoding one
+token with the cache gives the same logits as running the full sequence (tests check it in float64); the cache
+grows by 2·d numbers per token per layer, unlike RetNet's fixed-size state.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .layers import GatedFeedForward, RMSNorm
+from .model import RetNetConfig, sample_next_token
+from .position import apply_rotation
+
+__all__ = [
+    "ATTENTIONS",
+    "TransformerConfig",
+    "KVCache",
+    "causal_attention",
+    "CausalSelfAttention",
+    "TransformerBlock",
+    "TransformerLM",
+    "transformer_num_parameters",
+    "retnet_num_parameters",
+    "matched_transformer_config",
+]
+
+ATTENTIONS = ("sdpa", "naive")
+
+
+def _check_int(value, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
+    return int(value)
+
+
+@dataclass
+class TransformerConfig:
+    """Sizes of the baseline Transformer.
+
+    ``ffn_dim`` defaults to round(8·embed_dim/3): with the gated FFN (3·d·f weights) a layer then holds
+    4d² + 8d² = 12d² weights, like the RetNet layer. ``embed_dim / num_heads`` (the head width) must be even
+    (the rotation turns coordinates in pairs). ``attention``: "sdpa" or "naive" (same numbers).
+    """
+
+    vocab_size: int
+    embed_dim: int = 128
+    num_layers: int = 2
+    num_heads: int = 2
+    ffn_dim: int | None = None
+    norm_eps: float = 1e-6
+    activation: str = "gelu"
+    dropout: float = 0.0
+    attention: str = "sdpa"
+
+    def __post_init__(self):
+        for name in ("vocab_size", "embed_dim", "num_layers", "num_heads"):
+            val = getattr(self, name)
+            if isinstance(val, bool) or not isinstance(val, numbers.Integral) or val < 1:
+                raise ValueError(f"{name} must be a positive int, got {val!r}")
+        if self.ffn_dim is None:
+            self.ffn_dim = max(1, round(8 * self.embed_dim / 3))
+        if isinstance(self.ffn_dim, bool) or not isinstance(self.ffn_dim, numbers.Integral) or self.ffn_dim < 1:
+            raise ValueError(f"ffn_dim must be a positive int, got {self.ffn_dim!r}")
+        if self.embed_dim % self.num_heads or (self.embed_dim // self.num_heads) % 2:
+            raise ValueError(f"embed_dim ({self.embed_dim}) must split into num_heads ({self.num_heads}) heads "
+                             "of even width")
+        if self.activation not in ("gelu", "swish"):
+            raise ValueError(f"activation must be 'gelu' or 'swish', got {self.activation!r}")
+        if self.attention not in ATTENTIONS:
+            raise ValueError(f"attention must be one of {ATTENTIONS}, got {self.attention!r}")
+        if not (isinstance(self.dropout, numbers.Real) and 0.0 <= self.dropout < 1.0):
+            raise ValueError(f"dropout must be a float in [0, 1), got {self.dropout!r}")
+        if not (isinstance(self.norm_eps, numbers.Real) and math.isfinite(self.norm_eps) and self.norm_eps >= 0):
+            raise ValueError(f"norm_eps must be a finite number >= 0, got {self.norm_eps!r}")
+
+    @property
+    def head_dim(self) -> int:
+        return self.embed_dim // self.num_heads
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the KV cache
+# ----------------------------------------------------------------------------------------------------------
+@dataclass
+class KVCache:
+    """Keys and values of every layer for the tokens seen so far.
+
+    ``keys[i]``, ``values[i]``: (B, H, capacity, d_h) buffers of layer i, of which the first ``length`` positions
+    are filled (keys are stored rotated). Capacity doubles when full, so appending is amortised O(1) per token.
+    A cache is updated in place by the forward call it is passed to (and returned by it); to branch, ``clone()``.
+    """
+
+    keys: list[Tensor] = field(default_factory=list)
+    values: list[Tensor] = field(default_factory=list)
+    length: int = 0
+
+    @property
+    def offset(self) -> int:
+        """The position of the next token (= the number of tokens cached); the name matches ``RetNetState``."""
+        return self.length
+
+    def layer(self, i: int) -> tuple[Tensor, Tensor]:
+        """Layer i's filled keys and values, (B, H, length, d_h) views."""
+        return self.keys[i][:, :, : self.length], self.values[i][:, :, : self.length]
+
+    def append(self, i: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Write layer i's new keys/values (B, H, t, d_h) after the filled positions; return all of layer i's
+        keys and values including the new ones. ``length`` is advanced separately (``advance``) once every layer
+        has appended, so all layers agree on it."""
+        t = k.shape[2]
+        if i == len(self.keys):
+            cap = max(16, t)
+            shape = (k.shape[0], k.shape[1], cap, k.shape[3])
+            self.keys.append(k.new_zeros(shape))
+            self.values.append(v.new_zeros(shape[:3] + (v.shape[3],)))
+        buf_k, buf_v = self.keys[i], self.values[i]
+        if buf_k.shape[0] != k.shape[0] or buf_k.shape[1] != k.shape[1] or buf_k.shape[3] != k.shape[3]:
+            raise ValueError(f"cache holds batch/heads/width {tuple(buf_k.shape[:2]) + (buf_k.shape[3],)}, the new keys "
+                             f"{tuple(k.shape[:2]) + (k.shape[3],)}")
+        if buf_k.dtype != k.dtype or buf_k.device != k.device:
+            raise ValueError(f"cache is {buf_k.dtype} on {buf_k.device}, the new keys {k.dtype} on {k.device}")
+        need = self.length + t
+        if need > buf_k.shape[2]:
+            cap = max(need, 2 * buf_k.shape[2])
+            new_k = buf_k.new_zeros(buf_k.shape[:2] + (cap, buf_k.shape[3]))
+            new_v = buf_v.new_zeros(buf_v.shape[:2] + (cap, buf_v.shape[3]))
+            new_k[:, :, : self.length] = buf_k[:, :, : self.length]
+            new_v[:, :, : self.length] = buf_v[:, :, : self.length]
+            self.keys[i], self.values[i] = buf_k, buf_v = new_k, new_v
+        buf_k[:, :, self.length: need] = k
+        buf_v[:, :, self.length: need] = v
+        return buf_k[:, :, :need], buf_v[:, :, :need]
+
+    def advance(self, t: int) -> None:
+        self.length += t
+
+    def nbytes(self) -> int:
+        """Bytes of the cached keys and values (filled positions only): 2 · layers · B · T · d · bytes per number,
+        growing linearly with the number of tokens T."""
+        return sum(2 * k[:, :, : self.length].numel() * k.element_size() for k in self.keys)
+
+    def capacity_nbytes(self) -> int:
+        """Bytes actually allocated (capacity ≥ length, since capacity doubles)."""
+        return sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in zip(self.keys, self.values))
+
+    def clone(self) -> "KVCache":
+        return KVCache([k.clone() for k in self.keys], [v.clone() for v in self.values], self.length)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# attention
+# ----------------------------------------------------------------------------------------------------------
+def causal_attention(q: Tensor, k: Tensor, v: Tensor, offset: int = 0, impl: str = "naive") -> Tensor:
+    r"""Causal softmax attention of new queries over all keys.
+
+    ``q``: (B, H, t, d_h) for positions ``offset … offset+t-1``; ``k``, ``v``: (B, H, offset+t, d_h), the keys and
+    values of positions 0 … offset+t-1. Query i may attend to key j iff ``j ≤ offset + i``.
+    ``impl="naive"`` computes ``softmax(q kᵀ/√d_h + M) v`` as written; ``"sdpa"`` calls
+    ``F.scaled_dot_product_attention`` (same numbers up to rounding).
+    """
+    if impl not in ATTENTIONS:
+        raise ValueError(f"impl must be one of {ATTENTIONS}, got {impl!r}")
+    if q.dim() != 4 or k.dim() != 4 or v.dim() != 4:
+        raise ValueError(f"q, k, v must be 4-D (B, H, T, d_h), got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+    t, total = q.shape[2], k.shape[2]
+    if total != offset + t or v.shape[2] != total:
+        raise ValueError(f"k and v must hold offset + t = {offset + t} positions, got {total} and {v.shape[2]}")
+    if impl == "sdpa":
+        if offset == 0:
+            return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        if t == 1:
+            return F.scaled_dot_product_attention(q, k, v)   # one new token sees every cached position
+        mask = torch.ones(t, total, dtype=torch.bool, device=q.device).tril(diagonal=offset)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    scores = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
+    allowed = torch.ones(t, total, dtype=torch.bool, device=q.device).tril(diagonal=offset)
+    scores = scores.masked_fill(~allowed, float("-inf"))
+    return torch.softmax(scores, dim=-1) @ v
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head causal self-attention with rotary positions: q, k, v, o projections (no bias), d_h = d/H."""
+
+    def __init__(self, embed_dim: int, num_heads: int, attention: str = "sdpa"):
+        super().__init__()
+        self.embed_dim = _check_int(embed_dim, "embed_dim")
+        self.num_heads = _check_int(num_heads, "num_heads")
+        if embed_dim % num_heads or (embed_dim // num_heads) % 2:
+            raise ValueError(f"embed_dim ({embed_dim}) must split into num_heads ({num_heads}) heads of even width")
+        if attention not in ATTENTIONS:
+            raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}")
+        self.attention = attention
+        self.head_dim = embed_dim // num_heads
+        self.q_proj = nn.Linear(embed_dim, embed_dim, bias=False)
+        self.k_proj = nn.Linear(embed_dim, embed_dim, bias=False)
+        self.v_proj = nn.Linear(embed_dim, embed_dim, bias=False)
+        self.out_proj = nn.Linear(embed_dim, embed_dim, bias=False)
+        for lin in (self.q_proj, self.k_proj, self.v_proj, self.out_proj):
+            nn.init.xavier_uniform_(lin.weight)
+
+    def forward(self, x: Tensor, cache: KVCache | None = None, layer: int = 0) -> Tensor:
+        """``x``: (B, t, d). With a cache, the new tokens sit at positions ``cache.length …`` and attend to the
+        cached ones too; their keys/values are appended to the cache (its length is advanced by the model)."""
+        bsz, t, _ = x.shape
+        h, d_h = self.num_heads, self.head_dim
+        offset = 0 if cache is None else cache.length
+        q = apply_rotation(self.q_proj(x).view(bsz, t, h, d_h).transpose(1, 2), offset)
+        k = apply_rotation(self.k_proj(x).view(bsz, t, h, d_h).transpose(1, 2), offset)
+        v = self.v_proj(x).view(bsz, t, h, d_h).transpose(1, 2)
+        if cache is not None:
+            k, v = cache.append(layer, k, v)
+        o = causal_attention(q, k, v, offset, self.attention)
+        return self.out_proj(o.transpose(1, 2).reshape(bsz, t, h * d_h))
+
+
+class TransformerBlock(nn.Module):
+    """``Y = X + Attn(RMSNorm(X))``; ``X' = Y + FFN(RMSNorm(Y))`` (pre-norm, like ``RetNetBlock``)."""
+
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        self.attention_layer_norm = RMSNorm(config.embed_dim, eps=config.norm_eps)
+        self.attention = CausalSelfAttention(config.embed_dim, config.num_heads, config.attention)
+        self.final_layer_norm = RMSNorm(config.embed_dim, eps=config.norm_eps)
+        self.ffn = GatedFeedForward(config.embed_dim, config.ffn_dim, config.activation)
+        self.dropout = nn.Dropout(float(config.dropout))
+
+    def forward(self, x: Tensor, cache: KVCache | None = None, layer: int = 0) -> Tensor:
+        x = x + self.dropout(self.attention(self.attention_layer_norm(x), cache, layer))
+        return x + self.dropout(self.ffn(self.final_layer_norm(x)))
+
+
+class TransformerLM(nn.Module):
+    """A decoder-only Transformer language model: the RetNetLM layout with attention in place of retention."""
+
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        if not isinstance(config, TransformerConfig):
+            raise TypeError(f"config must be a TransformerConfig, got {type(config).__name__}")
+        self.config = config
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.embed_dim)
+        self.layers = nn.ModuleList(TransformerBlock(config) for _ in range(config.num_layers))
+        self.layer_norm = RMSNorm(config.embed_dim, eps=config.norm_eps)
+        self.output_projection = nn.Linear(config.embed_dim, config.vocab_size, bias=False)
+        nn.init.normal_(self.embed_tokens.weight, mean=0.0, std=config.embed_dim ** -0.5)
+        nn.init.normal_(self.output_projection.weight, mean=0.0, std=config.embed_dim ** -0.5)
+
+    def num_parameters(self, exclude_embeddings: bool = False) -> int:
+        n = sum(p.numel() for p in self.parameters())
+        if exclude_embeddings:
+            n -= self.embed_tokens.weight.numel() + self.output_projection.weight.numel()
+        return n
+
+    def check_tokens(self, tokens) -> Tensor:
+        if not isinstance(tokens, Tensor):
+            raise TypeError(f"tokens must be a torch.Tensor of token ids, got {type(tokens).__name__}")
+        if tokens.dtype == torch.bool or torch.is_floating_point(tokens) or torch.is_complex(tokens):
+            raise TypeError(f"tokens must have an integer dtype, got {tokens.dtype}")
+        if tokens.dim() != 2:
+            raise ValueError(f"tokens must be 2-D (B, T), got shape {tuple(tokens.shape)}")
+        if tokens.device != self.embed_tokens.weight.device:
+            raise ValueError(f"tokens are on {tokens.device} but the model is on {self.embed_tokens.weight.device}")
+        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.config.vocab_size):
+            raise ValueError(f"tokens must lie in [0, vocab_size={self.config.vocab_size}), got values from "
+                             f"{int(tokens.min())} to {int(tokens.max())}")
+        return tokens
+
+    def forward(self, tokens: Tensor, cache: KVCache | None = None) -> tuple[Tensor, KVCache | None]:
+        """``tokens``: (B, T) ids. Returns ``(logits, cache)``: logits (B, T, vocab).
+
+        Without a cache (``cache=None``) the sequence starts at position 0 and no cache is kept (training);
+        ``None`` is returned in its place. To decode, pass ``KVCache()`` (empty) for the prompt and then the
+        returned cache with each new token: the cache is extended in place, and the logits equal those of the
+        full sequence.
+        """
+        self.check_tokens(tokens)
+        if cache is not None:
+            if not isinstance(cache, KVCache):
+                raise TypeError(f"cache must be a KVCache or None, got {type(cache).__name__}")
+            if cache.keys and len(cache.keys) != len(self.layers):
+                raise ValueError(f"cache has {len(cache.keys)} layers, the model {len(self.layers)}")
+            if cache.keys and cache.keys[0].shape[0] != tokens.shape[0]:
+                raise ValueError(f"cache holds batch size {cache.keys[0].shape[0]}, tokens have {tokens.shape[0]}")
+        if tokens.shape[1] == 0:
+            x = self.embed_tokens(tokens)
+            return self.output_projection(self.layer_norm(x)), cache
+        x = self.embed_tokens(tokens)
+        for i, layer in enumerate(self.layers):
+            x = layer(x, cache, i)
+        if cache is not None:
+            cache.advance(tokens.shape[1])
+        return self.output_projection(self.layer_norm(x)), cache
+
+    @torch.no_grad()
+    def generate(self, prompt: Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
+                 use_cache: bool = True, generator: torch.Generator | None = None) -> Tensor:
+        """Continue ``prompt`` ((T,) or (B, T) ids, T ≥ 1) by ``max_new_tokens`` tokens, like ``RetNetLM.generate``.
+
+        ``use_cache=True``: the prompt is run once into a ``KVCache``, then each new token costs one step that
+        attends to every cached position (its cost grows with the length, unlike RetNet's recurrent step);
+        ``use_cache=False`` recomputes the whole sequence for every token. Both give the same tokens.
+        ``temperature`` = 0 is greedy; ``top_k`` restricts sampling; ``generator`` seeds it.
+        """
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, numbers.Integral) or max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+        if not isinstance(use_cache, bool):
+            raise TypeError(f"use_cache must be a bool, got {type(use_cache).__name__}")
+        if not isinstance(prompt, Tensor):
+            raise TypeError(f"prompt must be a torch.Tensor of token ids, got {type(prompt).__name__}")
+        squeeze = prompt.dim() == 1
+        tokens = prompt.unsqueeze(0) if squeeze else prompt
+        self.check_tokens(tokens)
+        if tokens.shape[1] < 1:
+            raise ValueError("prompt must hold at least one token")
+        was_training = self.training
+        self.eval()
+        try:
+            if use_cache:
+                logits, cache = self(tokens, KVCache())
+                last = logits[:, -1]
+                for i in range(max_new_tokens):
+                    nxt = sample_next_token(last, temperature, top_k, generator)
+                    tokens = torch.cat([tokens, nxt[:, None]], dim=1)
+                    if i + 1 < max_new_tokens:
+                        logits, cache = self(nxt[:, None], cache)
+                        last = logits[:, -1]
+            else:
+                for _ in range(max_new_tokens):
+                    logits, _ = self(tokens)
+                    nxt = sample_next_token(logits[:, -1], temperature, top_k, generator)
+                    tokens = torch.cat([tokens, nxt[:, None]], dim=1)
+        finally:
+            self.train(was_training)
+        return tokens[0] if squeeze else tokens
+
+
+# ----------------------------------------------------------------------------------------------------------
+# parameter counts and matching
+# ----------------------------------------------------------------------------------------------------------
+def transformer_num_parameters(config: TransformerConfig, exclude_embeddings: bool = False) -> int:
+    """Weights of ``TransformerLM(config)``, counted from the sizes: per layer 4d² + 3·d·f + 2d (two RMSNorm
+    gains); plus the final norm d; plus embedding and output projection 2·V·d (unless excluded)."""
+    if not isinstance(config, TransformerConfig):
+        raise TypeError(f"config must be a TransformerConfig, got {type(config).__name__}")
+    d, f = config.embed_dim, config.ffn_dim
+    n = config.num_layers * (4 * d * d + 3 * d * f + 2 * d) + d
+    return n if exclude_embeddings else n + 2 * config.vocab_size * d
+
+
+def retnet_num_parameters(config: RetNetConfig, exclude_embeddings: bool = False) -> int:
+    """Weights of ``RetNetLM(config)``, counted from the sizes: per layer 2d² (q, k) + 3·d·V (v, g, out) +
+    3·d·f (gated FFN) + 2d (two RMSNorm gains); plus the final norm d; plus 2·vocab·d (unless excluded).
+    With V = 2d and f = 4d/3 a layer holds 12d² (+ 2d), as in the paper (§3.1)."""
+    if not isinstance(config, RetNetConfig):
+        raise TypeError(f"config must be a RetNetConfig, got {type(config).__name__}")
+    d, V, f = config.embed_dim, config.value_dim, config.ffn_dim
+    n = config.num_layers * (2 * d * d + 3 * d * V + 3 * d * f + 2 * d) + d
+    return n if exclude_embeddings else n + 2 * config.vocab_size * d
+
+
+def matched_transformer_config(retnet: RetNetConfig, tolerance: float = 0.05, **overrides) -> TransformerConfig:
+    """A ``TransformerConfig`` with the same vocabulary, width, depth and heads as ``retnet`` and the FFN width
+    that makes its parameter count equal to the RetNet's (to within one FFN column per layer).
+
+    ``overrides`` (e.g. ``attention="naive"``, ``dropout=0.1``) are passed to ``TransformerConfig``; overriding a
+    size is allowed as long as the counts still agree within ``tolerance`` (relative, default ±5 %), else
+    ValueError. The RetNet's norm eps, activation and dropout are carried over unless overridden.
+    """
+    if not isinstance(retnet, RetNetConfig):
+        raise TypeError(f"retnet must be a RetNetConfig, got {type(retnet).__name__}")
+    if not (isinstance(tolerance, numbers.Real) and 0 < tolerance < 1):
+        raise ValueError(f"tolerance must be a number in (0, 1), got {tolerance!r}")
+    d, L = retnet.embed_dim, retnet.num_layers
+    target = retnet_num_parameters(retnet)
+    # solve L·(4d² + 3·d·f + 2d) + d + 2Vd = target for f
+    per_layer = (target - d - 2 * retnet.vocab_size * d) / L - 4 * d * d - 2 * d
+    ffn = max(1, round(per_layer / (3 * d)))
+    kw = dict(vocab_size=retnet.vocab_size, embed_dim=d, num_layers=L, num_heads=retnet.num_heads, ffn_dim=ffn,
+              norm_eps=retnet.norm_eps, activation=retnet.activation, dropout=retnet.dropout)
+    kw.update(overrides)
+    cfg = TransformerConfig(**kw)
+    got = transformer_num_parameters(cfg)
+    if abs(got - target) > tolerance * target:
+        raise ValueError(f"the Transformer has {got:,} parameters, the RetNet {target:,}: more than "
+                         f"{tolerance:.0%} apart (check the overrides {sorted(overrides)})")
+    return cfg

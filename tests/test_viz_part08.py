@@ -1,0 +1,121 @@
+"""Notebook 08's plots return what they draw; its exercise checkers accept the right answers and hint at wrong ones."""
+
+import json
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from retnet_edu import checks  # noqa: E402
+from retnet_edu.train import lr_at  # noqa: E402
+from retnet_edu.viz import plot_loss_curves, plot_lr_schedule  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent.parent / "data" / "results"
+
+
+def fake_history(offset=0.0):
+    return {"train": [[10, 3.0 + offset, 1e-3, 100.0], [20, 2.5 + offset, 1e-3, 110.0]],
+            "eval": [[0, 4.3, 4.3 + offset, 0.0], [20, 2.4, 2.45 + offset, 1.0]]}
+
+
+def test_plot_loss_curves_data():
+    d = plot_loss_curves({"a": fake_history(), "b": {"history": fake_history(0.1)}}, baselines={"uniform": 4.33})
+    assert d["steps"]["a"].tolist() == [0, 20] and d["val"]["b"].tolist() == pytest.approx([4.4, 2.55])
+    assert d["train"]["a"].tolist() == [3.0, 2.5] and d["train_steps"]["b"].tolist() == [10, 20]
+    ax = d["fig"].axes[0]
+    assert len(ax.lines) == 5                                      # 2 train + 2 val + 1 baseline
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a: 2.450", "b: 2.550"]
+    plt.close(d["fig"])
+    d = plot_loss_curves({"a": fake_history()}, show_train=False)
+    assert len(d["fig"].axes[0].lines) == 1
+    plt.close(d["fig"])
+    d = plot_loss_curves({"a": fake_history()}, zoom_from=10, baselines={"uniform": 4.33, "near": 2.6})
+    ax = d["fig"].axes[0]
+    assert d["ylim"][0] < 2.45 and d["ylim"][1] < 3.1 and ax.get_xlim()[0] > 5     # fits the points after step 10
+    assert len(ax.lines) == 3                                      # train + val + the baseline in range only
+    plt.close(d["fig"])
+
+
+@pytest.mark.parametrize("runs", [{}, {"a": {"eval": []}}, [fake_history()]])
+def test_plot_loss_curves_bad_input(runs):
+    with pytest.raises(ValueError):
+        plot_loss_curves(runs)
+
+
+def test_plot_lr_schedule_data():
+    d = plot_lr_schedule(1e-3, 1e-4, 10, 100)
+    assert d["step"].shape == d["lr"].shape == (100,)
+    assert d["lr"].tolist() == [lr_at(s, 1e-3, 1e-4, 10, 100) for s in range(100)]
+    assert d["lr"].max() == pytest.approx(1e-3) and np.argmax(d["lr"]) == 9
+    plt.close(d["fig"])
+
+
+def test_recorded_results_are_loss_curves():
+    for name in ("cpu-retnet.json", "cpu-transformer.json"):
+        log = json.loads((RESULTS / name).read_text())
+        assert log["config"]["name"] == "cpu" and log["history"]["status"] == "finished"
+        assert log["command"].startswith("python -m retnet_edu.train --config cpu")
+        d = plot_loss_curves({name: log})
+        assert d["steps"][name][-1] == log["config"]["max_steps"] and d["val"][name][-1] < 2.0
+        plt.close(d["fig"])
+
+
+def test_ex08_uniform_loss(capsys):
+    assert not checks.ex08_uniform_loss(...)
+    assert "not answered yet" in capsys.readouterr().out
+    assert checks.ex08_uniform_loss(math.log(76))
+    assert "✓" in capsys.readouterr().out
+    for wrong, words in ((math.log2(76), "bits"), (1 / 76, "probability"), (76, "perplexity"), (3.0, "1/V")):
+        assert not checks.ex08_uniform_loss(wrong)
+        out = capsys.readouterr().out
+        assert "✗" in out and words in out and "4.33" not in out
+    assert not checks.ex08_uniform_loss("4.33")
+    assert "expected a number" in capsys.readouterr().out
+
+
+def test_ex08_lr_schedule(capsys):
+    assert not checks.ex08_lr_schedule(...)
+    assert "not answered yet" in capsys.readouterr().out
+
+    def template(step, lr, min_lr, warmup_steps, max_steps):
+        return ...
+
+    assert not checks.ex08_lr_schedule(template)
+    assert "not answered yet" in capsys.readouterr().out
+    assert checks.ex08_lr_schedule(lr_at)
+    assert "✓" in capsys.readouterr().out
+
+    def late_warmup(s, lr, lo, w, n):
+        return lr * s / w if s < w else lr_at(s, lr, lo, w, n)
+
+    def linear(s, lr, lo, w, n):
+        return lr_at(s, lr, lo, w, n) if s < w or s >= n else lr - (lr - lo) * (s - w) / (n - w)
+
+    def to_zero(s, lr, lo, w, n):
+        return lr_at(s, lr, lo, w, n) if s < w or s >= n else 0.5 * (1 + math.cos(math.pi * (s - w) / (n - w))) * lr
+
+    def no_floor(s, lr, lo, w, n):
+        return lr_at(s, lr, lo, w, n) if s < n else 0.0
+
+    for fn, words in ((late_warmup, "one step late"), (linear, "straight line"), (to_zero, "end at min_lr"),
+                      (no_floor, "stays at min_lr"), (lambda s: 0.0, "raised TypeError"), (3.0, "expected a function")):
+        assert not checks.ex08_lr_schedule(fn)
+        out = capsys.readouterr().out
+        assert "✗" in out and words in out, out
+
+
+def test_ex08_kv_crossover(capsys):
+    assert not checks.ex08_kv_crossover(...)
+    assert "not answered yet" in capsys.readouterr().out
+    assert checks.ex08_kv_crossover(64)
+    assert checks.ex08_kv_crossover(48, embed_dim=96, num_heads=2)
+    capsys.readouterr()
+    for wrong, words in ((2 * 384 * 384 / 6, "size of RetNet's state"), (128, "a key AND a value"), (32, "H · d_k")):
+        assert not checks.ex08_kv_crossover(wrong)
+        out = capsys.readouterr().out
+        assert "✗" in out and words in out, out
