@@ -16,6 +16,8 @@ with its parallel mode at its default eps = 1e-6; see notebook 06).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import numbers
 from dataclasses import dataclass
@@ -24,18 +26,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .position import apply_rotation
-from .retention import (
-    chunk_cross_retention,
-    chunk_state_update,
-    chunkwise_retention,
-    decay_gammas,
-    parallel_retention,
-    recurrent_retention,
-)
+from .position import _rotate_pairs, _rotation_factors
+from .retention import _check_chunk_size, _chunk_factors, _chunkwise, _recurrent, decay_gammas
 
 __all__ = [
     "MODES",
+    "shared_position_factors",
     "RMSNorm",
     "group_rms_norm",
     "RetentionState",
@@ -71,10 +67,47 @@ def check_mode(mode) -> str:
     return mode
 
 
+_SHARED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("retnet_edu_shared_factors", default=None)
+
+
+@contextlib.contextmanager
+def shared_position_factors():
+    """Inside this block, layers that see the same positions share what depends only on positions and decays.
+
+    Every ``MultiScaleRetention`` call needs the rotation's sines and cosines for its positions and, in parallel
+    and chunkwise mode, the decay matrix D (eq. 5) or the chunk factors D^(B), ξ, ζ, γ^B (eq. 7). All layers of a
+    model see the same positions and (with the same γ) need the same numbers, so inside this block the first layer
+    computes them and the others reuse them (the official code computes them once per forward too, in
+    ``RetNetRelPos``). The numbers are the same either way; the model is faster, and in training the autograd
+    graph keeps one D instead of one per layer. ``RetNetLM.forward`` runs its layers inside this block; what is
+    shared is released when the block ends. Nested blocks share the outer one's store.
+    """
+    if _SHARED.get() is not None:
+        yield
+        return
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _shared(key: tuple, make):
+    """``make()``, or inside ``shared_position_factors`` the value made for ``key`` by an earlier layer."""
+    store = _SHARED.get()
+    if store is None:
+        return make()
+    if key not in store:
+        store[key] = make()
+    return store[key]
+
+
 def _rms(x: Tensor, eps: float) -> Tensor:
     """x / sqrt(mean(x²) + eps) over the last dim; half precision is normalised in float32 and cast back."""
-    work = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
-    return (work * torch.rsqrt(work.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
+    if x.dtype in (torch.float16, torch.bfloat16):
+        work = x.float()
+        return (work * torch.rsqrt(work.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
 
 
 def group_rms_norm(o: Tensor, eps: float = 1e-6) -> Tensor:
@@ -163,6 +196,7 @@ class MultiScaleRetention(nn.Module):
         # float64, kept off the parameter/buffer lists so that .float()/.half() never round it
         self._gamma64 = gamma.detach().to(device="cpu", dtype=torch.float64).clone()
         self._gamma_cache: dict[tuple, Tensor] = {}
+        self._gamma_key = tuple(self._gamma64.tolist())          # layers with equal decays share factors
 
         self.q_proj = nn.Linear(embed_dim, embed_dim, bias=False)
         self.k_proj = nn.Linear(embed_dim, embed_dim, bias=False)
@@ -234,19 +268,30 @@ class MultiScaleRetention(nn.Module):
         q = self.q_proj(x).view(bsz, t, h, d_k).transpose(1, 2)
         k = (self.k_proj(x) * self.scaling).view(bsz, t, h, d_k).transpose(1, 2)
         v = self.v_proj(x).view(bsz, t, h, d_v).transpose(1, 2)
-        q = apply_rotation(q, offset)
-        k = apply_rotation(k, offset)
+        where = (x.dtype, x.device)
+        signed_sin, cos = _shared(("rotation", t, d_k, offset) + where,                # one set for q and k
+                                  lambda: _rotation_factors(t, d_k, offset, x.dtype, x.device))
+        q = _rotate_pairs(q, signed_sin, cos)                                 # = apply_rotation(q, offset)
+        k = _rotate_pairs(k, signed_sin, cos)
         gamma = self._gamma_for(x)
-
+        # The inputs were checked above and gamma at construction: the equations of retnet_edu.retention are
+        # called without re-checking (decoding one token is mostly overhead), with their decay factors shared
+        # between layers inside shared_position_factors().
         if mode == "parallel":
-            o = parallel_retention(q, k, v, gamma)
+            # eq. 5 (parallel_retention), plus ξ ⊙ (Q S0) for an incoming state (chunk_cross_retention); the state
+            # after the sequence is eq. 7's update over one chunk of length T (chunk_state_update)
+            D, xi, zeta, decay = _shared(("factors", self._gamma_key, t) + where,
+                                         lambda: _chunk_factors(gamma, t, x.dtype))
+            o = ((q @ k.transpose(-1, -2)) * D) @ v
+            S = k.transpose(-1, -2) @ (v * zeta)
             if S0 is not None:
-                o = o + chunk_cross_retention(q, gamma, S0)
-            S = chunk_state_update(k, v, gamma, S0)
+                o = o + (q @ S0) * xi
+                S = decay * S0 + S
         elif mode == "recurrent":
-            o, S = recurrent_retention(q, k, v, gamma, S0)
+            o, S = _recurrent(q, k, v, gamma, S0)
         else:
-            o, S = chunkwise_retention(q, k, v, gamma, chunk_size, S0)
+            factors = _shared(("chunk factors", self._gamma_key) + where, dict)
+            o, S = _chunkwise(q, k, v, gamma, _check_chunk_size(chunk_size), S0, factors)
 
         o = group_rms_norm(o, self.norm_eps)                   # (B, H, T, d_v), per head and token
         o = o.transpose(1, 2).reshape(bsz, t, h * d_v)

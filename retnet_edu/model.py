@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-from .layers import RetentionState, RetNetBlock, RMSNorm, check_mode
+from .layers import RetentionState, RetNetBlock, RMSNorm, check_mode, shared_position_factors
 from .retention import decay_gammas, lm_decay_gammas
 
 __all__ = ["RetNetConfig", "RetNetState", "RetNetLM", "sample_next_token"]
@@ -171,9 +171,10 @@ class RetNetLM(nn.Module):
             chunk_size = self.config.chunk_size
         x = self.embed_tokens(tokens)
         new_states = []
-        for i, layer in enumerate(self.layers):
-            x, s = layer(x, mode=mode, chunk_size=chunk_size, state=None if state is None else state.layers[i])
-            new_states.append(s)
+        with shared_position_factors():        # rotation and decay factors made once, used by every layer
+            for i, layer in enumerate(self.layers):
+                x, s = layer(x, mode=mode, chunk_size=chunk_size, state=None if state is None else state.layers[i])
+                new_states.append(s)
         logits = self.output_projection(self.layer_norm(x))
         return logits, RetNetState(tuple(new_states))
 

@@ -71,8 +71,55 @@ def rotation_sin_cos(T: int, d_k: int, offset: int = 0, dtype: torch.dtype = tor
     # float64 everywhere it exists (MPS has no float64: compute on the CPU, then move)
     work = torch.device("cpu") if device.type == "mps" else device
     pos = torch.arange(offset, offset + T, dtype=torch.float64, device=work)
-    angles = pos[:, None] * rotation_angles(d_k, torch.float64, work)[None, :]
+    angles = pos[:, None] * _angles64(d_k, work)[None, :]
     return torch.sin(angles).to(dtype=dtype, device=device), torch.cos(angles).to(dtype=dtype, device=device)
+
+
+_ANGLES64: dict[tuple[int, torch.device], Tensor] = {}
+
+
+def _angles64(d_k: int, device: torch.device) -> Tensor:
+    """``rotation_angles(d_k, float64, device)``, computed once per (d_k, device): decoding asks for the same
+    angles at every token of every layer. Internal (never handed out, so never modified)."""
+    key = (d_k, device)
+    if key not in _ANGLES64:
+        _ANGLES64[key] = rotation_angles(d_k, torch.float64, device)
+    return _ANGLES64[key]
+
+
+def _rotate(x: Tensor, sin: Tensor, cos: Tensor) -> Tensor:
+    """``x cos + rotate_every_two(x) sin`` without checks: one set of sines and cosines serves q and k."""
+    return x * cos + rotate_every_two(x) * sin
+
+
+_SIGNS: dict[tuple[int, torch.dtype, torch.device], Tensor] = {}
+
+
+def _rotation_factors(T: int, d_k: int, offset: int, dtype: torch.dtype,
+                      device: torch.device) -> tuple[Tensor, Tensor]:
+    """``(signed_sin, cos)`` for ``_rotate_pairs``: the sines of ``rotation_sin_cos`` with the sign of
+    ``rotate_every_two`` folded in (``-sin`` on even coordinates, ``+sin`` on odd ones). Made once per call of
+    a layer and shared by its queries and keys."""
+    # rotation_sin_cos without its argument checks (the caller's shapes are already checked)
+    work = torch.device("cpu") if device.type == "mps" else device
+    angles = torch.arange(offset, offset + T, dtype=torch.float64, device=work)[:, None] * _angles64(d_k, work)[None, :]
+    sin, cos = torch.sin(angles).to(dtype=dtype, device=device), torch.cos(angles).to(dtype=dtype, device=device)
+    key = (d_k, sin.dtype, sin.device)
+    if key not in _SIGNS:
+        _SIGNS[key] = torch.tensor([-1.0, 1.0], dtype=sin.dtype, device=sin.device).repeat(d_k // 2)
+    return sin * _SIGNS[key], cos
+
+
+def _rotate_pairs(x: Tensor, signed_sin: Tensor, cos: Tensor) -> Tensor:
+    """``apply_rotation`` from precomputed factors, without checks and with fewer operations: each pair
+    ``(x_2i, x_2i+1)`` swapped is ``(x_2i+1, x_2i)``, and ``(-x_2i+1)·sin = x_2i+1·(-sin)`` exactly (a sign
+    change is exact), so the result is bit for bit ``x cos + rotate_every_two(x) sin``."""
+    pairs = x.unflatten(-1, (-1, 2))
+    if x.shape[-2] == 1:                       # one token (decoding): fewest operations
+        swapped = pairs.flip(-1).flatten(-2)
+    else:                                      # many tokens: two strided copies beat flip's indexing
+        swapped = torch.stack((pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)
+    return x * cos + swapped * signed_sin
 
 
 def apply_rotation(x: Tensor, offset: int = 0) -> Tensor:
@@ -89,4 +136,4 @@ def apply_rotation(x: Tensor, offset: int = 0) -> Tensor:
     if x.dim() < 2:
         raise ValueError(f"x must be (..., T, d_k), got shape {tuple(x.shape)}")
     sin, cos = rotation_sin_cos(x.shape[-2], x.shape[-1], offset, x.dtype, x.device)
-    return x * cos + rotate_every_two(x) * sin
+    return _rotate(x, sin, cos)

@@ -178,14 +178,18 @@ def _powers(gamma: Tensor, exponents: Tensor) -> Tensor:
 def _mask(gamma: Tensor, t: int) -> Tensor:
     """D of shape (H, t, t) in gamma's dtype: γ^(n-m) below and on the diagonal, exactly 0 above.
 
-    The exponent n-m is clamped at 0 before the power is taken (so nothing can overflow: every power has a
-    non-negative exponent and is at most 1), and the upper triangle is then set to exactly 0 with
-    ``torch.where``. Never γ^n · γ^(-m), which overflows once γ^(-m) exceeds the dtype's range.
+    Every power has a non-negative exponent (so nothing can overflow: each is at most 1); never γ^n · γ^(-m),
+    which overflows once γ^(-m) exceeds the dtype's range. D is a Toeplitz matrix (its entries depend on n - m
+    only), so only the t powers γ^0 … γ^(t-1) are computed, once each; a strided view lays them out along the
+    diagonals and one copy writes the matrix (every diagonal holds one and the same number).
     """
-    pos = torch.arange(t, device=gamma.device, dtype=gamma.dtype)
-    dist = pos[:, None] - pos[None, :]
-    powers = _powers(gamma, dist.clamp(min=0))
-    return torch.where(dist >= 0, powers, torch.zeros((), dtype=gamma.dtype, device=gamma.device))
+    h = gamma.shape[0]
+    if t == 0:
+        return gamma.new_zeros(h, 0, 0)
+    w = gamma.new_zeros(h, 2 * t - 1)
+    w[:, t - 1:] = _powers(gamma, torch.arange(t, device=gamma.device, dtype=gamma.dtype))
+    # w = [0, …, 0, γ^0, γ^1, …, γ^(t-1)] (t-1 zeros); F[n, j] = w[n + j] = D[n, t-1-j]: flip the columns
+    return w.as_strided((h, t, t), (w.stride(0), 1, 1)).flip(-1)
 
 
 def decay_mask(gamma: Tensor, T: int) -> Tensor:
@@ -209,8 +213,13 @@ def parallel_retention(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor) -> Tensor
 
     O(T²) time and memory per head: the whole T × T matrix of scores is built.
     """
-    _, _, t, _, _ = _check_qkv(q, k, v, gamma)
-    D = _mask(gamma.to(_decay_dtype(q.dtype, gamma.dtype)), t).to(q.dtype)
+    _check_qkv(q, k, v, gamma)
+    return _parallel(q, k, v, gamma.to(_decay_dtype(q.dtype, gamma.dtype)))
+
+
+def _parallel(q: Tensor, k: Tensor, v: Tensor, g: Tensor) -> Tensor:
+    """Eq. 5 without checks; g: gamma in the decay dtype."""
+    D = _mask(g, q.shape[2]).to(q.dtype)
     scores = q @ k.transpose(-1, -2)          # (B, H, T, T): q_n · k_m
     return (scores * D) @ v
 
@@ -218,7 +227,9 @@ def parallel_retention(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor) -> Tensor
 def _step(q_n: Tensor, k_n: Tensor, v_n: Tensor, g: Tensor, S: Tensor) -> tuple[Tensor, Tensor]:
     """One recurrent step without checks. g: gamma (H,) in the decay dtype (at least float32, so that a
     bfloat16/float16 input does not round γ to 1: the product is taken in g's precision, then cast back)."""
-    decayed = (g[:, None, None] * S).to(S.dtype)
+    decayed = g[:, None, None] * S
+    if decayed.dtype != S.dtype:
+        decayed = decayed.to(S.dtype)
     S = decayed + k_n.unsqueeze(-1) * v_n.unsqueeze(-2)                # S_n = γ S_{n-1} + k_nᵀ v_n
     o_n = (q_n.unsqueeze(-2) @ S).squeeze(-2)                          # o_n = q_n S_n
     return o_n, S
@@ -253,8 +264,22 @@ def recurrent_retention(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor,
     """
     b, h, t, d_k, d_v = _check_qkv(q, k, v, gamma)
     _check_state(state, b, h, d_k, d_v, q)
+    return _recurrent(q, k, v, gamma.to(_decay_dtype(q.dtype, gamma.dtype)), state)
+
+
+def _recurrent(q: Tensor, k: Tensor, v: Tensor, g: Tensor, state: Tensor | None) -> tuple[Tensor, Tensor]:
+    """Eq. 6 over a sequence without checks; g: gamma in the decay dtype."""
+    b, h, t, d_k = q.shape
+    d_v = v.shape[-1]
     S = torch.zeros(b, h, d_k, d_v, dtype=q.dtype, device=q.device) if state is None else state
-    g = gamma.to(_decay_dtype(q.dtype, gamma.dtype))
+    if t == 1:
+        # Decoding: the step of _step on (B, H, 1, d) slices directly, in fewer operations. k_nᵀ v_n as a
+        # product over an inner dimension of 1 rounds each entry once, exactly like the elementwise product.
+        decayed = g[:, None, None] * S
+        if decayed.dtype != S.dtype:
+            decayed = decayed.to(S.dtype)
+        S = decayed + k.transpose(-1, -2) @ v                              # S_n = γ S_{n-1} + k_nᵀ v_n
+        return q @ S, S                                                    # o_n = q_n S_n
     outs = []
     for n in range(t):
         o_n, S = _step(q[:, :, n], k[:, :, n], v[:, :, n], g, S)
@@ -332,17 +357,37 @@ def chunkwise_retention(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, chunk_si
     b, h, t, d_k, d_v = _check_qkv(q, k, v, gamma)
     chunk_size = _check_chunk_size(chunk_size)
     _check_state(state, b, h, d_k, d_v, q)
+    return _chunkwise(q, k, v, gamma.to(_decay_dtype(q.dtype, gamma.dtype)), chunk_size, state)
+
+
+def _chunk_factors(g: Tensor, n: int, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """For a chunk of n tokens: D^(n) (H, n, n), ξ (H, n, 1), ζ (H, n, 1) and γ^n (H, 1, 1), in ``dtype``
+    (the same numbers ``_cross`` and ``_advance`` compute, made once per chunk length)."""
+    j = torch.arange(n, device=g.device, dtype=g.dtype)
+    xi = _powers(g, j + 1).to(dtype)[..., None]                # ξ_j = γ^(j+1)
+    zeta = _powers(g, (n - 1) - j).to(dtype)[..., None]        # ζ_j = γ^(n-1-j)
+    chunk_decay = torch.pow(g, float(n)).to(dtype)[:, None, None]
+    return _mask(g, n).to(dtype), xi, zeta, chunk_decay
+
+
+def _chunkwise(q: Tensor, k: Tensor, v: Tensor, g: Tensor, chunk_size: int, state: Tensor | None,
+               factors: dict | None = None) -> tuple[Tensor, Tensor]:
+    """Eq. 7 without checks; g: gamma in the decay dtype. The decay factors are made once per chunk length
+    (``factors``: chunk length → ``_chunk_factors``, a dict that may be shared by calls with the same g and dtype)."""
+    b, h, t, d_k = q.shape
+    d_v = v.shape[-1]
     R = torch.zeros(b, h, d_k, d_v, dtype=q.dtype, device=q.device) if state is None else state
-    g = gamma.to(_decay_dtype(q.dtype, gamma.dtype))
-    masks: dict[int, Tensor] = {}
+    if factors is None:
+        factors = {}
     outs = []
     for start in range(0, t, chunk_size):
         qc, kc, vc = (x[:, :, start:start + chunk_size] for x in (q, k, v))
         n = qc.shape[2]
-        if n not in masks:
-            masks[n] = _mask(g, n).to(q.dtype)
-        inner = ((qc @ kc.transpose(-1, -2)) * masks[n]) @ vc
-        outs.append(inner + _cross(qc, g, R))
-        R = _advance(kc, vc, g, R)
+        if n not in factors:
+            factors[n] = _chunk_factors(g, n, q.dtype)
+        D, xi, zeta, chunk_decay = factors[n]
+        inner = ((qc @ kc.transpose(-1, -2)) * D) @ vc
+        outs.append(inner + (qc @ R) * xi)                                   # + ξ ⊙ (Q_[i] R_{i-1})
+        R = chunk_decay * R + kc.transpose(-1, -2) @ (vc * zeta)             # R_i = K_[i]ᵀ(V_[i] ⊙ ζ) + γ^n R_{i-1}
     o = torch.cat(outs, dim=2) if outs else q.new_zeros(b, h, 0, d_v)
     return o, (R.clone() if t == 0 else R)
