@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .position import _rotate_pairs, _rotation_factors
-from .retention import _check_chunk_size, _chunk_factors, _chunkwise, _recurrent, decay_gammas
+from .retention import _check_chunk_size, _chunk_factors, _chunkwise, _chunkwise_batched, _recurrent, decay_gammas
 
 __all__ = [
     "MODES",
@@ -290,8 +290,12 @@ class MultiScaleRetention(nn.Module):
         elif mode == "recurrent":
             o, S = _recurrent(q, k, v, gamma, S0)
         else:
+            chunk_size = _check_chunk_size(chunk_size)
             factors = _shared(("chunk factors", self._gamma_key) + where, dict)
-            o, S = _chunkwise(q, k, v, gamma, _check_chunk_size(chunk_size), S0, factors)
+            # all full chunks at once (few large products), unless the chunks are so small that their T/B states
+            # (d_k·d_v numbers each) would outweigh the chunks themselves (B·(d_k + d_v)): then one chunk at a time
+            batched = chunk_size * (d_k + d_v) >= d_k * d_v
+            o, S = (_chunkwise_batched if batched else _chunkwise)(q, k, v, gamma, chunk_size, S0, factors)
 
         o = group_rms_norm(o, self.norm_eps)                   # (B, H, T, d_v), per head and token
         o = o.transpose(1, 2).reshape(bsz, t, h * d_v)

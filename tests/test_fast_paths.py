@@ -4,7 +4,9 @@ exactly the numbers of the public, checked functions: bit for bit, not just with
 - the decay matrix D is built from the t powers γ^0 … γ^(t-1) laid out along its diagonals (Toeplitz);
 - the rotation is made once per call for q and k, with the sign of rotate_every_two folded into the sines;
 - the module calls the equations without re-checking its (already checked) inputs;
-- inside ``shared_position_factors`` (every ``RetNetLM.forward``) layers share the rotation and decay factors.
+- inside ``shared_position_factors`` (every ``RetNetLM.forward``) layers share the rotation and decay factors;
+- in chunkwise mode the module computes all full chunks at once (``_chunkwise_batched``): the same equation summed
+  in another order, so equal to ``chunkwise_retention`` up to rounding (float64: 1e-12), not bit for bit.
 """
 
 import pytest
@@ -17,6 +19,8 @@ from retnet_edu.measure import peak_tensor_bytes
 from retnet_edu.model import RetNetConfig, RetNetLM
 from retnet_edu.position import _rotate_pairs, _rotation_factors, apply_rotation
 from retnet_edu.retention import (
+    _chunkwise,
+    _chunkwise_batched,
     _mask,
     chunk_cross_retention,
     chunk_state_update,
@@ -102,7 +106,46 @@ def test_module_is_bitwise_the_public_functions(dtype, mode, T):
             with shared_position_factors():
                 shared = [m(x, mode=mode, chunk_size=6, state=s) for _ in range(2)]
             for y, st in [got] + shared:
-                assert torch.equal(y, want[0]) and torch.equal(st.S, want[1].S) and st.offset == want[1].offset
+                assert st.offset == want[1].offset
+                if mode == "chunkwise" and T > 6:                 # full chunks batched: rounding-level differences
+                    tol = {torch.float64: 1e-12, torch.float32: 1e-5, torch.bfloat16: 5e-2}[dtype]
+                    assert (y - want[0]).abs().max() <= tol and (st.S - want[1].S).abs().max() <= tol * 10
+                else:
+                    assert torch.equal(y, want[0]) and torch.equal(st.S, want[1].S)
+
+
+@pytest.mark.parametrize("T,chunk_size", [(0, 4), (1, 4), (4, 4), (13, 4), (64, 16), (50, 7), (30, 64), (40, 1)])
+def test_batched_chunkwise_is_the_loop(T, chunk_size):
+    g = torch.Generator().manual_seed(T * 100 + chunk_size)
+    q, k = (torch.randn(2, 3, T, 8, generator=g, dtype=torch.float64) for _ in range(2))
+    v = torch.randn(2, 3, T, 6, generator=g, dtype=torch.float64)
+    gamma = decay_gammas(3)
+    for S0 in (None, torch.randn(2, 3, 8, 6, generator=g, dtype=torch.float64)):
+        o1, S1 = _chunkwise(q, k, v, gamma, chunk_size, S0)
+        o2, S2 = _chunkwise_batched(q, k, v, gamma, chunk_size, S0)
+        o3 = parallel_retention(q, k, v, gamma) + (0 if S0 is None else chunk_cross_retention(q, gamma, S0))
+        assert o2.shape == o1.shape == (2, 3, T, 6) and S2.shape == S1.shape
+        assert (S2 - S1).abs().max() <= 1e-12
+        if T:
+            assert (o2 - o1).abs().max() <= 1e-12 and (o2 - o3).abs().max() <= 1e-12
+    if T:                                   # gradients flow through the batched form like through the loop
+        qs, ks, vs = (x.clone().requires_grad_() for x in (q, k, v))
+        (_chunkwise_batched(qs, ks, vs, gamma, chunk_size, None)[0].sum()).backward()
+        qg = q.clone().requires_grad_()
+        (_chunkwise(qg, k, v, gamma, chunk_size, None)[0].sum()).backward()
+        assert (qs.grad - qg.grad).abs().max() <= 1e-12
+
+
+def test_module_picks_the_chunk_loop_for_tiny_chunks():
+    """With chunks smaller than d_k·d_v/(d_k + d_v) the T/B states would outweigh the chunks: one at a time."""
+    m = MultiScaleRetention(32, 64, 4).double()                     # d_k = 8, d_v = 16: threshold 128/24 ≈ 5.3
+    x = torch.randn(1, 40, 32, dtype=torch.float64)
+    with torch.no_grad():
+        small = peak_tensor_bytes(lambda: m(x, mode="chunkwise", chunk_size=1))
+        want = reference_msr(m, x, "chunkwise", 1)
+        got = m(x, mode="chunkwise", chunk_size=1)
+    assert torch.equal(got[0], want[0]) and torch.equal(got[1].S, want[1].S)    # the loop: bit for bit
+    assert small < 40 * 4 * 8 * 16 * 8                                          # not 40 states at once
 
 
 def test_lm_shares_factors_and_agrees_with_its_layers():
