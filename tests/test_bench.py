@@ -1,0 +1,309 @@
+"""retnet_edu.bench: the command line in --quick mode writes results of the documented schema (numbers positive and
+finite, never their size), the cost model matches a count by hand, the decoding state/cache have the right sizes,
+and the device dispatch (CUDA events, synchronize, max_memory_allocated) is exercised with stand-ins on the CPU.
+No test asserts a wall-clock time."""
+
+import json
+import math
+import os
+import types
+
+import pytest
+import torch
+
+from retnet_edu import bench
+from retnet_edu.model import RetNetLM
+from retnet_edu.torchscale_compat import import_torchscale
+from retnet_edu.transformer import KVCache, TransformerLM
+
+MACHINE_KEYS = {"cpu", "cores", "python", "platform", "torch", "threads", "device", "gpu", "load_avg_before",
+                "load_avg_after"}
+TOP_KEYS = {"schema", "command", "quick", "command_line", "date", "machine", "wall_seconds", "settings", "rows",
+            "summary"}
+
+
+def positive_finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
+
+
+def check_numbers(obj, path="", allow=()):
+    """Every number in obj is positive and finite, except keys in ``allow`` (finite only)."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            check_numbers(v, f"{path}.{k}", allow if k not in allow else ("*",))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            check_numbers(v, f"{path}[{i}]", allow)
+    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
+        if "*" in allow:
+            assert math.isfinite(obj), path
+        else:
+            assert positive_finite(obj), f"{path} = {obj}"
+
+
+@pytest.fixture(autouse=True)
+def keep_threads():
+    """main() sets torch's thread count (--threads, default 1): give the test process its own back."""
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+def run_cli(command, tmp_path, *extra):
+    assert bench.main([command, "--quick", "--out", str(tmp_path), *extra]) == 0
+    path = tmp_path / f"{command}-cpu.json"
+    assert path.exists() and (tmp_path / f"{command}-cpu.png").stat().st_size > 1000
+    data = bench.load_result(path)
+    assert TOP_KEYS <= set(data) and data["schema"] == bench.SCHEMA and data["command"] == command
+    assert data["quick"] is True
+    assert data["command_line"] == f"python -m retnet_edu.bench {command} --quick --out {tmp_path}" + \
+        "".join(f" {e}" for e in extra)
+    assert MACHINE_KEYS <= set(data["machine"]) and data["machine"]["device"] == "cpu"
+    assert data["machine"]["threads"] == 1 and data["machine"]["cores"] >= 1
+    assert data["date"].endswith("+00:00")
+    return data
+
+
+DECODE_ROW = {"size", "batch", "context", "retnet_ms", "transformer_ms", "retnet_ms_q25", "retnet_ms_q75",
+              "transformer_ms_q25", "transformer_ms_q75", "retnet_tokens_per_s", "transformer_tokens_per_s",
+              "speed_ratio", "ideal_ratio", "ratio_vs_ideal", "flop_ratio", "state_bytes_exact", "kv_bytes_exact",
+              "state_bytes_held", "kv_bytes_held", "retnet_step_peak_bytes", "transformer_step_peak_bytes",
+              "retnet_read_bytes", "transformer_read_bytes", "retnet_memory_bytes", "transformer_memory_bytes",
+              "memory_ratio"}
+
+
+def test_decode_quick(tmp_path, capsys):
+    data = run_cli("decode", tmp_path)
+    rows = data["rows"]
+    assert {(r["batch"], r["context"]) for r in rows} == {(1, 16), (1, 32), (2, 16), (2, 32)}
+    for r in rows:
+        assert DECODE_ROW <= set(r), DECODE_ROW - set(r)
+    check_numbers(rows, allow=("cache_and_state_rss_delta_bytes",))
+    check_numbers(data["summary"])
+    assert set(data["summary"]) == {"cpu-tiny/batch1", "cpu-tiny/batch2"}
+    assert data["settings"]["memory_method"].startswith("peak bytes")
+    # exact sizes: the state does not grow with the context, the cache does, linearly
+    by = {(r["batch"], r["context"]): r for r in rows}
+    assert by[1, 16]["state_bytes_exact"] == by[1, 32]["state_bytes_exact"] == by[1, 16]["state_bytes_held"]
+    assert by[1, 32]["kv_bytes_exact"] == 2 * by[1, 16]["kv_bytes_exact"]
+    assert by[2, 32]["kv_bytes_exact"] == 2 * by[1, 32]["kv_bytes_exact"]
+    assert by[1, 16]["kv_bytes_held"] > by[1, 16]["kv_bytes_exact"]          # the spare position
+    # the measured peak holds at least the state / the cache it built
+    for r in rows:
+        assert r["retnet_step_peak_bytes"] >= r["state_bytes_exact"]
+        assert r["transformer_step_peak_bytes"] >= r["kv_bytes_exact"]
+    out = capsys.readouterr().out
+    assert "speed ×" in out and "wrote" in out
+
+
+def test_train_quick(tmp_path):
+    data = run_cli("train", tmp_path)
+    rows = data["rows"]
+    impls = {r["impl"] for r in rows}
+    assert impls == {"retnet parallel", "retnet chunkwise 8", "retnet chunkwise 16", "transformer sdpa",
+                     "transformer naive"}
+    for r in rows:
+        assert {"T", "batch", "tokens", "ms", "ms_q25", "ms_q75", "us_per_token", "peak_bytes",
+                "peak_bytes_per_token"} <= set(r)
+        assert r["tokens"] == r["batch"] * r["T"] == 64
+    check_numbers([{k: v for k, v in r.items() if k != "chunk_size" or v is not None} for r in rows])
+    check_numbers(data["summary"])
+    assert data["summary"]["T_max"] == 64
+
+
+def test_train_skips_by_memory(tmp_path):
+    data = run_cli("train", tmp_path, "--max-gib", "0.000001")
+    skipped = [r for r in data["rows"] if "skipped" in r]
+    assert {r["impl"] for r in skipped} == {"retnet parallel", "transformer naive"}
+    assert all("estimated" in r["skipped"] for r in skipped)
+
+
+@pytest.mark.skipif(import_torchscale() is None and not os.environ.get("CI"), reason="torchscale not installed")
+def test_official_quick(tmp_path):
+    data = run_cli("official", tmp_path)
+    rows = data["rows"]
+    assert {(r["level"], r["mode"]) for r in rows} == {(lvl, m) for lvl in ("msr", "decoder")
+                                                       for m in ("parallel", "chunkwise", "recurrent")}
+    for r in rows:
+        assert r["equal"] is True and r["max_abs_diff"] <= data["settings"]["tolerance"]
+        check_numbers({k: v for k, v in r.items() if k not in ("max_abs_diff", "chunk_size", "equal", "level",
+                                                               "mode")})
+    assert data["summary"]["all_equal"] is True and data["settings"]["torchscale"] == "0.3.0"
+
+
+def test_decode_costs_by_hand():
+    rcfg, tcfg = bench.model_sizes("cpu")
+    d, L, H, V = 128, 4, 4, 76
+    assert (rcfg.embed_dim, rcfg.num_layers, rcfg.num_heads, rcfg.vocab_size) == (d, L, H, V)
+    c = bench.decode_costs(rcfg, tcfg, context=1000, batch=3, bytes_per_number=2)
+    d_k, d_v = d // H, 2 * d // H
+    assert c["state_bytes"] == 3 * L * H * d_k * d_v * 2                       # 2d²/H numbers per layer
+    assert c["kv_bytes"] == 3 * L * 2 * 1000 * d * 2                           # a key and a value per token
+    assert c["retnet_mixing_macs"] == 3 * L * 2 * H * d_k * d_v
+    assert c["transformer_mixing_macs"] == 3 * L * 2 * 1001 * d
+    retnet = RetNetLM(rcfg)
+    transformer = TransformerLM(tcfg)
+    emb = V * d
+    # bytes read = every parameter except the embedding table, plus 3 embedding rows, plus state / cache
+    assert c["retnet_read_bytes"] == (retnet.num_parameters() - emb + 3 * d) * 2 + c["state_bytes"]
+    assert c["transformer_read_bytes"] == (transformer.num_parameters() - emb + 3 * d) * 2 + c["kv_bytes"]
+    assert c["ideal_ratio"] == c["transformer_read_bytes"] / c["retnet_read_bytes"]
+    # weight multiply-adds: the matrices of the layers and the output projection
+    r_w = retnet.num_parameters() - emb - (2 * L + 1) * d
+    assert c["retnet_macs"] == 3 * (r_w + L * 2 * H * d_k * d_v)
+    # the ideal ratio grows with the context; the cache outgrows the state at t = d/H = d_k (notebook 08's crossover)
+    ratios = [bench.decode_costs(rcfg, tcfg, t)["ideal_ratio"] for t in (0, 1024, 8192, 16384)]
+    assert ratios[0] < 1 < ratios[1] and ratios == sorted(ratios)
+    at_dk = bench.decode_costs(rcfg, tcfg, d_k)
+    assert at_dk["kv_bytes"] == at_dk["state_bytes"] and at_dk["ideal_ratio"] == pytest.approx(1.0, abs=2e-3)
+    for bad, err in (({"context": -1}, ValueError), ({"batch": 0}, ValueError), ({"bytes_per_number": 0}, ValueError)):
+        with pytest.raises(err):
+            bench.decode_costs(rcfg, tcfg, **{"context": 1, **bad})
+    with pytest.raises(TypeError):
+        bench.decode_costs(tcfg, rcfg, 1)
+
+
+def test_random_state_and_cache_steps():
+    rcfg, tcfg = bench.model_sizes("cpu-tiny")
+    retnet, transformer = RetNetLM(rcfg).eval(), TransformerLM(tcfg).eval()
+    st = bench.random_state(retnet, 3, 40)
+    assert st.offset == 40 and len(st.layers) == rcfg.num_layers
+    assert st.layers[0].S.shape == (3, rcfg.num_heads, rcfg.embed_dim // rcfg.num_heads,
+                                    rcfg.value_dim // rcfg.num_heads)
+    cache = bench.random_cache(transformer, 3, 40, spare=2)
+    assert isinstance(cache, KVCache) and cache.length == 40 and cache.keys[0].shape[2] == 42
+    assert cache.nbytes() == bench.decode_costs(rcfg, tcfg, 40, 3)["kv_bytes"]
+    assert st.nbytes() == bench.decode_costs(rcfg, tcfg, 40, 3)["state_bytes"]
+    tok = torch.zeros(3, 1, dtype=torch.long)
+    with torch.no_grad():
+        logits, st2 = retnet(tok, mode="recurrent", state=st)
+        logits_t, cache2 = transformer(tok, cache)
+    assert st2.offset == 41 and cache2.length == 41 and cache2.keys[0].shape[2] == 42   # no reallocation
+    assert torch.isfinite(logits).all() and torch.isfinite(logits_t).all()
+    with pytest.raises(TypeError):
+        bench.random_state(transformer, 1, 1)
+    with pytest.raises(TypeError):
+        bench.random_cache(retnet, 1, 1)
+    with pytest.raises(ValueError):
+        bench.random_state(retnet, 1, -1)
+    with pytest.raises(ValueError):
+        bench.random_cache(transformer, 0, 1)
+
+
+def test_measure_decode_row():
+    rcfg, tcfg = bench.model_sizes("cpu-tiny")
+    row = bench.measure_decode(RetNetLM(rcfg).eval(), TransformerLM(tcfg).eval(), 2, 24, repeats=2, inner=1,
+                               warmup=1, memory=False)
+    assert "retnet_step_peak_bytes" not in row and row["speed_ratio"] > 0 and row["context"] == 24
+    with pytest.raises(TypeError):
+        bench.measure_decode(TransformerLM(tcfg), RetNetLM(rcfg), 1, 1)
+
+
+def test_time_interleaved_order_and_summary():
+    calls = []
+    samples = bench.time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+                                     repeats=3, warmup=1, inner=2)
+    assert calls == ["a", "b"] + ["a", "a", "b", "b"] + ["b", "b", "a", "a"] + ["a", "a", "b", "b"]
+    assert len(samples["a"]) == len(samples["b"]) == 3 and all(s >= 0 for s in samples["a"])
+    s = bench.summarize([4.0, 1.0, 3.0, 2.0, 5.0])
+    assert s == {"median": 3.0, "q25": 2.0, "q75": 4.0, "min": 1.0, "n": 5}
+    assert bench.summarize([2.0])["q25"] == 2.0
+    with pytest.raises(ValueError):
+        bench.summarize([])
+    with pytest.raises(TypeError):
+        bench.time_interleaved({})
+    with pytest.raises(ValueError):
+        bench.time_interleaved({"a": lambda: None}, repeats=0)
+    with pytest.raises(ValueError):
+        bench.time_interleaved({"a": lambda: None}, warmup=-1)
+
+
+class FakeEvent:
+    """Stands in for torch.cuda.Event: the first event recorded reads 10 ms, the next 35 ms."""
+    log: list = []
+    clock = iter(())
+
+    def __init__(self, enable_timing=False):
+        assert enable_timing
+        self.t = None
+
+    def record(self):
+        FakeEvent.log.append("record")
+        self.t = next(FakeEvent.clock)
+
+    def synchronize(self):
+        FakeEvent.log.append("event sync")
+
+    def elapsed_time(self, end):
+        return end.t - self.t
+
+
+def test_cuda_dispatch_with_stand_ins(monkeypatch):
+    """The CUDA paths, run against stand-ins for torch.cuda: events around the calls, synchronize first,
+    max_memory_allocated minus the memory allocated before."""
+    log = []
+    FakeEvent.log = log
+    FakeEvent.clock = iter([10.0, 35.0])
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: log.append("sync"))
+    monkeypatch.setattr(torch.cuda, "Event", FakeEvent)
+    timer = bench.Timer(torch.device("cuda"))
+    seconds = timer(lambda: log.append("call"), inner=5)
+    assert log == ["sync", "record"] + ["call"] * 5 + ["record", "event sync"]
+    assert seconds == pytest.approx((35.0 - 10.0) / 1e3 / 5)
+
+    mem = {"allocated": 1000, "peak": 1000}
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda device=None: mem.update(peak=mem["allocated"]))
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: mem["allocated"])
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: mem["peak"])
+    mem["peak"] = 10 ** 9                                                   # stale peak from earlier work
+
+    def work():
+        mem["peak"] = mem["allocated"] + 4096
+        return "result"
+
+    assert bench.peak_memory(work, torch.device("cuda")) == 4096
+    assert "max_memory_allocated" in bench.memory_method(torch.device("cuda"))
+
+    synced = []
+    monkeypatch.setattr(torch, "mps", types.SimpleNamespace(synchronize=lambda: synced.append(1)), raising=False)
+    bench.synchronize(torch.device("mps"))
+    bench.synchronize(torch.device("cpu"))
+    assert synced == [1]
+
+
+def test_cpu_memory_and_machine():
+    assert bench.peak_memory(lambda: torch.zeros(1000, dtype=torch.float64)) == 8000
+    assert "peak_tensor_bytes" in bench.memory_method("cpu")
+    info = bench.machine_info("cpu")
+    assert {"cpu", "cores", "torch", "threads", "device"} <= set(info) and info["device"] == "cpu"
+    rss = bench.rss_bytes()
+    assert rss is None or rss > 0
+    with pytest.raises(TypeError):
+        bench.peak_memory(3)
+    with pytest.raises(ValueError):
+        bench.model_sizes("nope")
+
+
+def test_save_and_load_result(tmp_path):
+    with pytest.raises(ValueError):
+        bench.save_result({"schema": "other"}, tmp_path)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"schema": "x"}))
+    with pytest.raises(ValueError, match="schema"):
+        bench.load_result(bad)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError):
+        bench.run_decode(batches=(), contexts=(16,), sizes=("cpu-tiny",))
+    with pytest.raises(ValueError):
+        bench.run_decode(dtype="float8", sizes=("cpu-tiny",))
+    with pytest.raises(TypeError):
+        bench.run_train(lengths=16)
+    with pytest.raises(SystemExit):
+        bench.main(["decode", "--batches", "a,b", "--quick"])
+    with pytest.raises(SystemExit):
+        bench.main(["nonsense"])
+    if import_torchscale() is not None:
+        with pytest.raises(ValueError, match="multiple of chunk_size"):
+            bench.run_official(lengths=(30,), chunk_size=8)

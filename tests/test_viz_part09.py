@@ -1,0 +1,180 @@
+"""Notebook 09's plots return what they draw (from benchmark results), and its exercise checkers accept the right
+answers, hint at the usual mistakes without giving the answer, and say "not answered yet" for the placeholder."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from retnet_edu import checks  # noqa: E402
+from retnet_edu.viz import (  # noqa: E402
+    benchmark_provenance,
+    plot_benchmark,
+    plot_decode_benchmark,
+    plot_official_benchmark,
+    plot_train_benchmark,
+)
+
+MACHINE = {"cpu": "Test CPU", "cores": 2, "threads": 1, "torch": "2.13.0+cpu", "device": "cpu", "gpu": None,
+           "load_avg_before": [0.5, 0.4, 0.3]}
+
+
+def decode_result():
+    rows = []
+    for batch in (1, 4):
+        for t in (128, 256, 512):
+            rows.append({"size": "cpu", "batch": batch, "context": t, "retnet_ms": 2.0, "retnet_ms_q25": 1.9,
+                         "retnet_ms_q75": 2.1, "transformer_ms": 2.0 + t / 256 * batch,
+                         "transformer_ms_q25": 1.9 + t / 256 * batch, "transformer_ms_q75": 2.2 + t / 256 * batch,
+                         "speed_ratio": (2.0 + t / 256 * batch) / 2.0, "ideal_ratio": 1 + t / 64,
+                         "state_bytes_exact": 131072 * batch, "kv_bytes_exact": 4096 * t * batch,
+                         "retnet_step_peak_bytes": 300000 * batch, "transformer_step_peak_bytes": 4096 * t * batch + 9})
+    return {"schema": "retnet_edu.bench/1", "command": "decode", "command_line": "python -m retnet_edu.bench decode",
+            "date": "2026-11-29T10:00:00+00:00", "machine": MACHINE, "rows": rows}
+
+
+def test_plot_decode_benchmark_data():
+    d = plot_decode_benchmark(decode_result())
+    assert d["groups"] == [("cpu", 1), ("cpu", 4)]
+    assert d["context"][("cpu", 1)].tolist() == [128, 256, 512]
+    assert d["transformer_ms"][("cpu", 4)].tolist() == pytest.approx([4.0, 6.0, 10.0])
+    assert d["kv_mib"][("cpu", 1)].tolist() == pytest.approx([0.5, 1.0, 2.0])
+    assert d["state_mib"][("cpu", 4)].tolist() == pytest.approx([0.5] * 3)
+    assert d["ideal_ratio"][("cpu", 1)].tolist() == pytest.approx([3.0, 5.0, 9.0])
+    a_t, a_m, a_r = d["fig"].axes
+    assert len(a_t.get_legend().get_texts()) == 4 and a_t.get_xscale() == "log"
+    assert len(a_r.lines) == 2 * 2 + 1                                            # measured + ideal per group, y = 1
+    plt.close(d["fig"])
+    d = plot_decode_benchmark(decode_result(), groups=[("cpu", 4)])
+    assert d["groups"] == [("cpu", 4)] and list(d["speed_ratio"]) == [("cpu", 4)]
+    plt.close(d["fig"])
+    with pytest.raises(ValueError, match="groups"):
+        plot_decode_benchmark(decode_result(), groups=[("gpu", 1)])
+    res = decode_result()
+    for r in res["rows"]:                                                         # time only: no memory markers
+        del r["retnet_step_peak_bytes"], r["transformer_step_peak_bytes"]
+    d = plot_decode_benchmark(res)
+    assert np.isnan(d["retnet_measured_mib"][("cpu", 1)]).all() and len(d["fig"].axes[1].lines) == 4
+    plt.close(d["fig"])
+
+
+def train_result():
+    rows = []
+    for T in (512, 1024):
+        for impl, us in (("retnet parallel", T / 10), ("retnet chunkwise 64", 40.0), ("transformer sdpa", 50.0)):
+            rows.append({"impl": impl, "T": T, "us_per_token": us, "peak_bytes_per_token": 1024.0 * us})
+    rows.append({"impl": "transformer naive", "T": 1024, "skipped": "too big"})
+    rows.append({"impl": "transformer naive", "T": 512, "us_per_token": 99.0})
+    return {"command": "train", "rows": rows, "machine": MACHINE, "command_line": "x", "date": "2026-11-29"}
+
+
+def test_plot_train_benchmark_data():
+    d = plot_train_benchmark(train_result())
+    assert d["impls"] == ["retnet parallel", "retnet chunkwise 64", "transformer sdpa", "transformer naive"]
+    assert d["us_per_token"]["retnet parallel"].tolist() == [51.2, 102.4]
+    assert d["peak_kib_per_token"]["retnet chunkwise 64"].tolist() == [40.0, 40.0]
+    assert d["T"]["transformer naive"].tolist() == [512]                          # the skipped point is left out
+    assert np.isnan(d["peak_kib_per_token"]["transformer naive"]).all()
+    a_t, a_m = d["fig"].axes
+    assert len(a_t.lines) == 4 and len(a_m.lines) == 3
+    plt.close(d["fig"])
+
+
+def official_result():
+    rows = [{"level": lvl, "mode": m, "T": T, "ratio": r, "max_abs_diff": 1e-15, "equal": True}
+            for T, base in ((512, 0.9), (2048, 0.6)) for lvl in ("msr", "decoder")
+            for m, r in (("parallel", base), ("recurrent", 0.95))]
+    return {"command": "official", "rows": rows, "settings": {"torchscale": "0.3.0"}, "machine": MACHINE,
+            "command_line": "python -m retnet_edu.bench official", "date": "2026-11-29"}
+
+
+def test_plot_official_benchmark_data():
+    d = plot_official_benchmark(official_result())
+    assert d["labels"] == ["msr parallel", "msr recurrent", "decoder parallel", "decoder recurrent"]
+    assert d["lengths"] == [512, 2048]
+    assert d["ratios"][0].tolist() == [0.9, 0.6] and d["ratios"][3].tolist() == [0.95, 0.95]
+    ax = d["fig"].axes[0]
+    assert len(ax.patches) == 8 and "equal" in ax.get_title()
+    plt.close(d["fig"])
+
+
+def test_plot_benchmark_dispatch_and_provenance():
+    for res in (decode_result(), train_result(), official_result()):
+        d = plot_benchmark(res)
+        texts = [t.get_text() for t in d["fig"].texts]
+        assert any("Test CPU" in t and "1 thread(s)" in t and "load 0.50" in t for t in texts)
+        plt.close(d["fig"])
+    line = benchmark_provenance(decode_result())
+    assert line.startswith("python -m retnet_edu.bench decode") and "torch 2.13.0," in line
+    for bad in ({"command": "nope"}, {"command": "decode", "rows": []}, []):
+        with pytest.raises(ValueError):
+            plot_benchmark(bad)
+    with pytest.raises(ValueError):
+        benchmark_provenance({})
+
+
+def expect(capsys, ok, mark, words=()):
+    out = capsys.readouterr().out
+    assert bool(ok) == (mark == "✓") and mark in out, out
+    for w in words:
+        assert w in out, out
+    return out
+
+
+def test_ex09_kv_cache_gib(capsys):
+    assert not checks.ex09_kv_cache_gib(...)
+    assert "not answered yet" in capsys.readouterr().out
+    expect(capsys, checks.ex09_kv_cache_gib(4.0), "✓")
+    expect(capsys, checks.ex09_kv_cache_gib(2 * 32 * 8192 * 4096 * 2 / 2 ** 30), "✓")
+    for wrong, words in ((2.0, "AND"), (0.125, "32 layers"), (8.0, "2 bytes"), (4.294967296, "2^30"),
+                         (5.0, "count numbers first")):
+        out = expect(capsys, checks.ex09_kv_cache_gib(wrong), "✗", [words])
+        assert "4 GiB" not in out
+    expect(capsys, checks.ex09_kv_cache_gib("4"), "✗", ["expected a number"])
+
+
+def test_ex09_ideal_ratio(capsys):
+    assert not checks.ex09_ideal_ratio(...)
+    assert "not answered yet" in capsys.readouterr().out
+
+    def stub(weight_bytes, state_bytes, kv_bytes_per_token, context, batch):
+        ...
+
+    assert not checks.ex09_ideal_ratio(stub)
+    assert "not answered yet" in capsys.readouterr().out
+    expect(capsys, checks.ex09_ideal_ratio(lambda W, S, kv, t, B: (W + B * kv * t) / (W + B * S)), "✓")
+    cases = ((lambda W, S, kv, t, B: (B * W + B * kv * t) / (B * W + B * S), "once per step for all"),
+             (lambda W, S, kv, t, B: (W + kv * t) / (W + S), "its own state"),
+             (lambda W, S, kv, t, B: kv * t / S, "every weight"),
+             (lambda W, S, kv, t, B: (W + B * S) / (W + B * kv * t), "upside down"),
+             (lambda W, S, kv, t, B: 1.0, "not right for context"),
+             (lambda W, S, kv, t, B: "x", "return one number"),
+             (lambda W, S: 1.0, "raised TypeError"),
+             (3, "expected a function"))
+    for fn, words in cases:
+        out = expect(capsys, checks.ex09_ideal_ratio(fn), "✗", [words])
+        assert "(W + B·t·kv)" not in out
+
+
+def test_ex09_overhead_speedup(capsys):
+    assert not checks.ex09_overhead_speedup(...)
+    assert "not answered yet" in capsys.readouterr().out
+    expect(capsys, checks.ex09_overhead_speedup(5.6 / 2.4), "✓")
+    for wrong, words in ((9.0, "bytes ratio"), (14.0, "fixed 2 ms too"), (2.4 / 5.6, "upside down"),
+                         (3.0, "fixed + bytes / bandwidth")):
+        out = expect(capsys, checks.ex09_overhead_speedup(wrong), "✗", [words])
+        assert "2.33" not in out
+
+
+def test_ex09_batch_fit(capsys):
+    assert not checks.ex09_batch_fit(...)
+    assert "not answered yet" in capsys.readouterr().out
+    expect(capsys, checks.ex09_batch_fit((16, 536)), "✓")
+    expect(capsys, checks.ex09_batch_fit([16.0, 536.0]), "✓")
+    for wrong, words in (((20, 640), "80 - 13"), ((17, 536), "round down"), ((16, 16), "far smaller"),
+                         ((3, 4), "free memory"), ((16,), "two whole numbers"), ("ab", "two whole numbers"),
+                         ((16.5, 536), "two whole numbers")):
+        out = expect(capsys, checks.ex09_batch_fit(wrong), "✗", [words])
+        assert "536" not in out.split("✗")[1]
