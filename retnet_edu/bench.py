@@ -509,7 +509,7 @@ def run_decode(sizes=("cpu", "gpu"), batches=(1, 8), contexts=DECODE_CONTEXTS, d
                     progress(_decode_line(row))
         del retnet, transformer
         gc.collect()
-    return {"settings": {"sizes": list(sizes), "batches": list(batches), "contexts": list(contexts),
+    return {"command": "decode", "settings": {"sizes": list(sizes), "batches": list(batches), "contexts": list(contexts),
                          "dtype": _dtype_name(dtype), "repeats": repeats, "inner": inner, "warmup": warmup,
                          "memory": memory, "max_cache_mib": max_cache_mib,
                          "memory_method": memory_method(device) if memory else None,
@@ -542,7 +542,7 @@ def fit_step_time(read_bytes, ms) -> tuple[float, float] | None:
     slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
     if slope <= 0 or my - slope * mx < 0:
         return None
-    return my - slope * mx, 1e-3 / slope
+    return my - slope * mx, 1e3 / slope          # ms per byte → bytes per second
 
 
 def _decode_summary(rows: list[dict]) -> dict:
@@ -693,7 +693,7 @@ def run_train(size: str = "cpu", lengths=TRAIN_LENGTHS, tokens: int = 8192, chun
         if progress:
             for r in new:
                 progress(_train_line(r))
-    return {"settings": {"size": size, "lengths": list(lengths), "tokens_per_step": tokens,
+    return {"command": "train", "settings": {"size": size, "lengths": list(lengths), "tokens_per_step": tokens,
                          "chunk_sizes": list(chunk_sizes), "dtype": _dtype_name(dtype), "repeats": repeats,
                          "warmup": warmup, "memory": memory, "max_gib": max_gib,
                          "memory_method": memory_method(device) if memory else None,
@@ -720,8 +720,10 @@ def _train_summary(rows: list[dict]) -> dict:
     for impl, rs in by_impl.items():
         rs.sort(key=lambda r: r["T"])
         per_tok = [r["us_per_token"] for r in rs]
+        mid = statistics.median(per_tok)
         out["time_per_token_spread"][impl] = {"max_over_min": max(per_tok) / min(per_tok),
                                               "last_over_first": per_tok[-1] / per_tok[0],
+                                              "max_off_median": max(abs(x / mid - 1) for x in per_tok),
                                               "lengths": [rs[0]["T"], rs[-1]["T"]]}
     T_max = max((r["T"] for r in ok), default=None)
     if T_max is not None:
@@ -880,7 +882,7 @@ def run_official(size: str = "cpu", lengths=(512, 2048), batch: int = 2, chunk_s
     summary = {"all_equal": all(r["equal"] for r in rows), "max_abs_diff": max(r["max_abs_diff"] for r in rows),
                "worst_ratio": worst["ratio"], "worst": f"{worst['level']} {worst['mode']} T={worst['T']}",
                "ratios": {f"{r['level']} {r['mode']} T={r['T']}": r["ratio"] for r in rows}}
-    return {"settings": {"size": size, "lengths": list(lengths), "batch": batch, "chunk_size": chunk_size,
+    return {"command": "official", "settings": {"size": size, "lengths": list(lengths), "batch": batch, "chunk_size": chunk_size,
                          "recurrent_steps": recurrent_steps, "repeats": repeats, "warmup": warmup,
                          "tolerance": tolerance, "torchscale": ts.version,
                          "check": "float64, eps = 0, official modules made exact with exact_float64",
@@ -1034,10 +1036,10 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_info(device)
     machine["load_avg_before"] = load_before
     machine["load_avg_after"] = machine.pop("load_avg")
-    result = {"schema": SCHEMA, "command": ns.command, "quick": bool(ns.quick),
+    result = {"schema": SCHEMA, "quick": bool(ns.quick),
               "command_line": "python -m retnet_edu.bench " + " ".join(shlex.quote(a) for a in argv),
               "date": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
-              "machine": machine, "wall_seconds": round(time.perf_counter() - started, 1), **body}
+              "machine": machine, "wall_seconds": round(time.perf_counter() - started, 1), **body}   # body: command, …
     json_path, png_path = save_result(result, ns.out)
     say(f"[bench] summary: {json.dumps(result['summary'], ensure_ascii=False)}")
     say(f"[bench] wrote {json_path}" + (f" and {png_path}" if png_path else "") +

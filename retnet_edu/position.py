@@ -102,7 +102,10 @@ def _rotation_factors(T: int, d_k: int, offset: int, dtype: torch.dtype,
     a layer and shared by its queries and keys."""
     # rotation_sin_cos without its argument checks (the caller's shapes are already checked)
     work = torch.device("cpu") if device.type == "mps" else device
-    angles = torch.arange(offset, offset + T, dtype=torch.float64, device=work)[:, None] * _angles64(d_k, work)[None, :]
+    if T == 1:                        # decoding: position times angle, the same products without an arange
+        angles = (_angles64(d_k, work) * float(offset))[None, :]
+    else:
+        angles = torch.arange(offset, offset + T, dtype=torch.float64, device=work)[:, None] * _angles64(d_k, work)[None, :]
     sin, cos = torch.sin(angles).to(dtype=dtype, device=device), torch.cos(angles).to(dtype=dtype, device=device)
     key = (d_k, sin.dtype, sin.device)
     if key not in _SIGNS:

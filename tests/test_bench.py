@@ -307,3 +307,13 @@ def test_bad_arguments():
     if import_torchscale() is not None:
         with pytest.raises(ValueError, match="multiple of chunk_size"):
             bench.run_official(lengths=(30,), chunk_size=8)
+
+
+def test_fit_step_time():
+    fixed, bandwidth = bench.fit_step_time([4e6, 36e6, 20e6], [2.4, 5.6, 4.0])     # 2 ms + bytes at 10 GB/s
+    assert fixed == pytest.approx(2.0) and bandwidth == pytest.approx(1e10)
+    assert bench.fit_step_time([1e6, 1e6], [1.0, 2.0]) is None                     # no spread in bytes
+    assert bench.fit_step_time([1e6, 2e6], [2.0, 1.0]) is None                     # time falls with bytes
+    assert bench.fit_step_time([1e6, 2e6], [0.1, 10.0]) is None                    # negative fixed cost
+    with pytest.raises(ValueError):
+        bench.fit_step_time([1.0], [1.0, 2.0])
