@@ -740,14 +740,16 @@ def _axes_row(ax, n: int, width: float):
 
 
 def _plain_log_axes(ax, x: bool = True, y: bool = True) -> None:
-    """Tick labels of log axes as plain numbers (128, 1024, 0.5) instead of powers (2^7, 5×10^-1)."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    """Tick labels of log axes as plain numbers (128, 1024, 0.5) instead of powers (2^7, 5×10^-1); on the y axis
+    ticks at 1, 2 and 5 of every decade, so that a range of less than a decade still shows numbers."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     fmt = FuncFormatter(lambda v, _: f"{v:g}")
     if x:
         ax.xaxis.set_major_formatter(fmt)
         ax.xaxis.set_minor_formatter(NullFormatter())
     if y:
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(fmt)
         ax.yaxis.set_minor_formatter(NullFormatter())
 
@@ -794,10 +796,11 @@ def plot_decode_benchmark(result: dict, groups=None, ax=None) -> dict:
     fig, (a_t, a_m, a_r) = _axes_row(ax, 3, 13.5)
     out = {k: {} for k in ("context", "retnet_ms", "transformer_ms", "speed_ratio", "ideal_ratio", "state_mib",
                            "kv_mib", "retnet_measured_mib", "transformer_measured_mib")}
+    widths = {name: info.get("retnet", {}).get("embed_dim") for name, info in (result.get("sizes") or {}).items()}
     for i, g in enumerate(groups):
         rs = sorted((r for r in rows if (r["size"], r["batch"]) == g), key=lambda r: r["context"])
         col = f"C{i}"
-        label = f"{g[0]}, batch {g[1]}"
+        label = f"{g[0]} d={widths[g[0]]}, batch {g[1]}" if widths.get(g[0]) else f"{g[0]}, batch {g[1]}"
         x = np.array([r["context"] for r in rs], dtype=float)
         get = lambda key: np.array([r.get(key, np.nan) for r in rs], dtype=float)  # noqa: E731
         vals = {"context": x, "retnet_ms": get("retnet_ms"), "transformer_ms": get("transformer_ms"),
