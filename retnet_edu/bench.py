@@ -9,9 +9,10 @@ Command line (``python -m retnet_edu.bench --help``)::
     python -m retnet_edu.bench decode --quick    # seconds (the tests run every sub-command this way)
 
 Each sub-command prints a table and writes ``<out>/<command>-<device>.json`` and ``.png`` (``--out``, default
-``benchmarks/``). The JSON holds the exact command line, the machine (CPU model, cores, torch version, threads,
-device, load averages before and after), the date, the settings, one row per measurement and a summary of the
-headline ratios (schema ``SCHEMA``; ``load_result`` reads it back).
+``runs/bench/``, git-ignored; the course's recorded runs are in ``benchmarks/``, written with ``--out benchmarks``).
+The JSON holds the exact command line, the machine (CPU model, cores, torch version, threads, device, load averages
+before and after), the package version and git commit, the date, the settings, one row per measurement and a summary
+of the headline ratios (schema ``SCHEMA``; ``load_result`` reads it back).
 
 How things are measured:
 
@@ -89,6 +90,7 @@ __all__ = [
     "run_train",
     "run_official",
     "machine_info",
+    "code_version",
     "save_result",
     "load_result",
     "main",
@@ -965,6 +967,29 @@ def load_result(path: str | Path) -> dict:
     return data
 
 
+DEFAULT_OUT = "runs/bench"      # runs/ is git-ignored: a re-run never overwrites the recorded results in benchmarks/
+
+
+def code_version() -> dict:
+    """The package version and, when it runs from a git checkout, the commit and whether files were modified."""
+    from . import __version__
+
+    info = {"retnet_edu": __version__, "git_commit": None, "git_dirty": None}
+    root = Path(__file__).resolve().parent.parent
+    if (root / ".git").exists():
+        import subprocess
+
+        try:
+            commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                    timeout=10, check=True).stdout.strip()
+            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                   capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+            info.update(git_commit=commit, git_dirty=bool(dirty))
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return info
+
+
 QUICK = {
     "decode": dict(sizes=("cpu-tiny",), batches=(1, 2), contexts=(16, 32), repeats=2, inner=2, warmup=1),
     "train": dict(size="cpu-tiny", lengths=(32, 64), tokens=64, chunk_sizes=(8, 16), repeats=2, warmup=1),
@@ -977,7 +1002,8 @@ def _parser() -> argparse.ArgumentParser:
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("command", choices=COMMANDS)
     ap.add_argument("--quick", action="store_true", help="tiny sizes, a few repeats: seconds (for tests)")
-    ap.add_argument("--out", default="benchmarks", help="folder for <command>-<device>.json and .png")
+    ap.add_argument("--out", default=DEFAULT_OUT, help="folder for <command>-<device>.json and .png (git-ignored by "
+                    "default; the course's recorded runs were written with --out benchmarks)")
     ap.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"],
                     help="official: always the CPU")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = leave PyTorch's default)")
@@ -1039,7 +1065,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {"schema": SCHEMA, "quick": bool(ns.quick),
               "command_line": "python -m retnet_edu.bench " + " ".join(shlex.quote(a) for a in argv),
               "date": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
-              "machine": machine, "wall_seconds": round(time.perf_counter() - started, 1), **body}   # body: command, …
+              "machine": machine, "code": code_version(), "wall_seconds": round(time.perf_counter() - started, 1),
+              **body}                                                                    # body: command, settings, …
     json_path, png_path = save_result(result, ns.out)
     say(f"[bench] summary: {json.dumps(result['summary'], ensure_ascii=False)}")
     say(f"[bench] wrote {json_path}" + (f" and {png_path}" if png_path else "") +

@@ -11,6 +11,7 @@ import types
 import pytest
 import torch
 
+import retnet_edu
 from retnet_edu import bench
 from retnet_edu.model import RetNetLM
 from retnet_edu.torchscale_compat import import_torchscale
@@ -18,7 +19,7 @@ from retnet_edu.transformer import KVCache, TransformerLM
 
 MACHINE_KEYS = {"cpu", "cores", "python", "platform", "torch", "threads", "device", "gpu", "load_avg_before",
                 "load_avg_after"}
-TOP_KEYS = {"schema", "command", "quick", "command_line", "date", "machine", "wall_seconds", "settings", "rows",
+TOP_KEYS = {"schema", "command", "quick", "command_line", "date", "machine", "code", "wall_seconds", "settings", "rows",
             "summary"}
 
 
@@ -61,6 +62,8 @@ def run_cli(command, tmp_path, *extra):
     assert MACHINE_KEYS <= set(data["machine"]) and data["machine"]["device"] == "cpu"
     assert data["machine"]["threads"] == 1 and data["machine"]["cores"] >= 1
     assert data["date"].endswith("+00:00")
+    assert data["code"]["retnet_edu"] == retnet_edu.__version__ and set(data["code"]) == {"retnet_edu", "git_commit",
+                                                                                          "git_dirty"}
     return data
 
 
@@ -317,3 +320,10 @@ def test_fit_step_time():
     assert bench.fit_step_time([1e6, 2e6], [0.1, 10.0]) is None                    # negative fixed cost
     with pytest.raises(ValueError):
         bench.fit_step_time([1.0], [1.0, 2.0])
+
+
+def test_default_output_is_git_ignored():
+    from pathlib import Path
+
+    ignored = (Path(__file__).resolve().parent.parent / ".gitignore").read_text().split()
+    assert bench.DEFAULT_OUT.split("/")[0] + "/" in ignored      # a re-run never overwrites benchmarks/
