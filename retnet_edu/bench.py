@@ -971,7 +971,8 @@ DEFAULT_OUT = "runs/bench"      # runs/ is git-ignored: a re-run never overwrite
 
 
 def code_version() -> dict:
-    """The package version and, when it runs from a git checkout, the commit and whether files were modified."""
+    """The package version and, when it runs from a git checkout, the commit and whether tracked files other than
+    the recorded results (``benchmarks/``) differ from it."""
     from . import __version__
 
     info = {"retnet_edu": __version__, "git_commit": None, "git_dirty": None}
@@ -982,8 +983,9 @@ def code_version() -> dict:
         try:
             commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                                     timeout=10, check=True).stdout.strip()
-            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                                   capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                    ":(exclude)benchmarks"], cwd=root, capture_output=True, text=True, timeout=10,
+                                   check=True).stdout.strip()
             info.update(git_commit=commit, git_dirty=bool(dirty))
         except (OSError, subprocess.SubprocessError):
             pass
@@ -1040,6 +1042,7 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device("cpu") if ns.command == "official" else _device(ns.device)
     started = time.perf_counter()
     load_before = _load()
+    code = code_version()                 # before anything is written
     say = lambda line: print(line, flush=True)  # noqa: E731
     kw: dict = {}
     if ns.command == "decode":
@@ -1065,7 +1068,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"schema": SCHEMA, "quick": bool(ns.quick),
               "command_line": "python -m retnet_edu.bench " + " ".join(shlex.quote(a) for a in argv),
               "date": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
-              "machine": machine, "code": code_version(), "wall_seconds": round(time.perf_counter() - started, 1),
+              "machine": machine, "code": code, "wall_seconds": round(time.perf_counter() - started, 1),
               **body}                                                                    # body: command, settings, …
     json_path, png_path = save_result(result, ns.out)
     say(f"[bench] summary: {json.dumps(result['summary'], ensure_ascii=False)}")
