@@ -821,9 +821,10 @@ def plot_mixing_matrices(fixed: dict, full: dict, fig=None) -> dict:
     if fig is None:
         fig = plt.figure(figsize=(3.3 * n, 6.2))
     axes = fig.subplots(2, n, squeeze=False)
-    top = plot_score_matrices(fixed, ax=list(axes[0]))
-    bottom = plot_score_matrices(full, ax=list(axes[1]))
-    return {"fixed": top["matrices"], "full": bottom["matrices"], "fig": fig}
+    top = plot_score_matrices({f"{k}\nfixed part": v for k, v in fixed.items()}, ax=list(axes[0]))
+    bottom = plot_score_matrices({f"{k}\nfor this input": v for k, v in full.items()}, ax=list(axes[1]))
+    return {"fixed": dict(zip(fixed, top["matrices"].values())), "full": dict(zip(full, bottom["matrices"].values())),
+            "fig": fig}
 
 
 def plot_hyena_filters(h, channels=None, ax=None, window=None) -> dict:
@@ -881,10 +882,11 @@ def plot_accuracy_curves(results: dict, ax=None, chance: float | None = None) ->
     return out
 
 
-def plot_accuracy_vs_length(rows, ax=None, tasks=None) -> dict:
+def plot_accuracy_vs_length(rows, ax=None, tasks=None, guides: dict | None = None) -> dict:
     """The sweep's result: mean test accuracy (± one standard deviation over seeds, error bars) against the
     sequence length, one line per model, one panel per task; dotted: the majority-class accuracy, dashed: chance.
-    ``rows``: ``retnet_edu.lra.summarize(...)``. Returns ``{"series": {task: {model: (lengths, means, stds)}},
+    ``rows``: ``retnet_edu.lra.summarize(...)``; ``guides``: {task: {label: accuracy}} more reference levels, drawn
+    dash-dotted (e.g. MQAR's 1/N guessing plateau). Returns ``{"series": {task: {model: (lengths, means, stds)}},
     "fig"}``."""
     rows = list(rows)
     if not rows:
@@ -916,6 +918,10 @@ def plot_accuracy_vs_length(rows, ax=None, tasks=None) -> dict:
         majority = {r["length"]: r["majority"] for r in task_rows}
         a.plot(lengths_all, [100 * majority[L] for L in lengths_all], ":", color="grey", lw=1, label="majority class")
         a.axhline(100 * task_rows[0]["chance"], ls="--", color="0.7", lw=1, label="chance")
+        for label, level in (guides or {}).get(task, {}).items():
+            a.axhline(100 * level, ls="-.", color="0.5", lw=1)
+            a.annotate(label, (0.02, 100 * level), xycoords=("axes fraction", "data"), xytext=(0, 3),
+                       textcoords="offset points", fontsize=7, color="0.4")
         a.set_xscale("log", base=2)
         a.set_xticks(lengths_all)
         a.set_xticklabels([str(L) for L in lengths_all])

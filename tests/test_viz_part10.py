@@ -165,7 +165,8 @@ def test_plot_accuracy_vs_length_and_curves():
     results = [fake_result(m, t, L, s, 0.1 * i + 0.01 * s + (0.1 if L == 128 else 0))
                for i, m in enumerate(lra.MODELS) for t in lra.TASKS for L in (64, 128) for s in range(3)]
     rows = lra.summarize(results)
-    d = plot_accuracy_vs_length(rows)
+    d = plot_accuracy_vs_length(rows, guides={"mqar": {"1/N": 0.25}})
+    assert any(line.get_ydata()[0] == 25 for line in d["fig"].axes[1].lines)
     L, m, s = d["series"]["mqar"]["hyena"]
     assert L.tolist() == [64, 128] and np.allclose(m, [0.31, 0.41]) and np.allclose(s, [0.01, 0.01])
     assert len(d["fig"].axes) == 2
@@ -173,7 +174,8 @@ def test_plot_accuracy_vs_length_and_curves():
     with pytest.raises(ValueError):
         plot_accuracy_vs_length([])
     d = plot_accuracy_curves({"retnet": results[0], "hyena": results[-1]}, chance=0.1)
-    assert d["steps"]["retnet"].tolist() == [0, 10] and math.isclose(d["accuracy"]["hyena"][-1], results[-1]["test_accuracy"])
+    assert d["steps"]["retnet"].tolist() == [0, 10]
+    assert math.isclose(d["accuracy"]["hyena"][-1], results[-1]["test_accuracy"])
     plt.close(d["fig"])
     with pytest.raises(ValueError):
         plot_accuracy_curves({"x": {"no": 1}})

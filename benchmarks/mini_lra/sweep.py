@@ -42,9 +42,12 @@ def write_report(results_dir: Path) -> list[dict]:
 
     from retnet_edu.viz import plot_accuracy_vs_length
 
-    rows = summarize(load_results(results_dir))
+    results = load_results(results_dir)
+    rows = summarize(results)
     (HERE / "results.md").write_text(format_table(rows) + "\n")
-    drawn = plot_accuracy_vs_length(rows)
+    pairs = {r["config"]["num_pairs"] for r in results if r["task"] == "mqar"}
+    guides = {"mqar": {f"1/N: guessing among the {n} values of the sequence": 1 / n for n in pairs}}
+    drawn = plot_accuracy_vs_length(rows, guides=guides)
     drawn["fig"].savefig(HERE / "accuracy_vs_length.png", dpi=110, bbox_inches="tight")
     plt.close(drawn["fig"])
     return rows
