@@ -9,17 +9,18 @@ The operator, for an input ``X`` (B, T, d), written as the reference code (HazyR
    small MLP from a positional encoding of t (sin activations), times an exponential-decay window
    ``exp(-α_c t)`` whose rate differs across channels (some filters fade within 30 % of ``max_len``, others
    stay long); its parameters do not grow with T;
-3. **long convolution + gating** (Algorithm 3, eq. 3-4 of Def. 3.1): ``u = x2 ⊙ v``,
+3. **long convolution + gating** (Algorithm 3, the recurrence of Def. 3.1): ``u = x2 ⊙ v``,
    ``z = h * u + D ⊙ u`` (a causal convolution over the whole sequence, computed with the FFT in O(T log T),
    plus a learned per-channel skip ``D``), ``y = x1 ⊙ z``, then the output projection ``W_out`` (d → d).
 
 So ``Hyena(X) = W_out( x1 ⊙ (h * (x2 ⊙ v) + D ⊙ x2 ⊙ v) )``: two element-wise gates computed from the input
 (data-controlled, like attention's weights) around one long convolution whose filter does not depend on the data.
 
-**"Order 2" and the paper's Def. 3.1.** The paper's order-N recurrence is ``z¹ = v``, ``z^{n+1} = x^n ⊙ (h^n * z^n)``,
-``y = z^{N+1}``, with N filters. The reference code realises N = 2 with the *short* explicit convolution as the first
-filter (applied to all three projections at once, as in H3's shift SSM) and the implicit long filter as the
-second, which is what this module does; the paper says H3 is Hyena of order 2 in the same sense.
+**"Order 2" and the paper's Def. 3.1.** The paper's order-N recurrence is ``z¹ = v``,
+``z^{n+1} = x^n ⊙ (h^n * z^n)``, ``y = z^{N+1}``, with N filters. The reference code realises N = 2 with the *short*
+explicit convolution as the first filter (applied to all three projections at once, as in H3's shift SSM) and the
+implicit long filter as the second, which is what this module does; the paper says H3 is Hyena of order 2 in the
+same sense. As a matrix acting on v: ``diag(x1) T_h diag(x2)`` with T_h the Toeplitz matrix of the filter.
 
 **Departures from the reference code** (none changes what is computed in the forward pass, up to the points noted):
 the projections have no bias (like every other model of the course); the positional encoding is a fixed buffer
@@ -180,8 +181,9 @@ class ImplicitFilter(nn.Module):
     r"""Hyena's implicit long filter (Algorithm 2): ``h[c, n] = window_c(t_n) · MLP(z_n)[c]``.
 
     ``MLP = Linear(pos_dim, F) → sin → Linear(F, F) → sin → Linear(F, F) → sin → Linear(F, channels, no bias)``
-    (one learnable frequency vector shared by the three sin activations, as in the reference code), evaluated at the
-    positional encoding ``z_n`` of ``filter_positional_encoding(max_len, pos_dim)``; ``window_c(t) = exp(-α_c t)``
+    (one learnable frequency vector shared by the three sin activations, as in the reference code), evaluated at
+    the positional encoding ``z_n`` of ``filter_positional_encoding(max_len, pos_dim)``;
+    ``window_c(t) = exp(-α_c t)``
     with the rates of ``exponential_window_rates``. The filter can be evaluated for any length T ≤ max_len (its
     first T taps) and has the same number of parameters for every length: ``pos_dim·F + F + 2(F² + F) + F + F·C``.
     """
@@ -410,9 +412,9 @@ class HyenaLM(nn.Module):
 # ----------------------------------------------------------------------------------------------------------
 def hyena_num_parameters(config: HyenaConfig, exclude_embeddings: bool = False) -> int:
     """Weights of ``HyenaLM(config)``, counted from the sizes. Per layer: W_in 3d², W_out d², the short
-    convolution 3d·k + 3d (weights and bias), D (d), the filter MLP ``p·F + F + 2(F² + F) + F + F·d`` (F = filter_dim,
-    p = pos_dim; the lone F is the sin frequencies), the gated FFN 3·d·f and two RMSNorm gains 2d; plus the final
-    norm d and 2·vocab·d for the embedding and the output projection (unless excluded)."""
+    convolution 3d·k + 3d (weights and bias), D (d), the filter MLP ``p·F + F + 2(F² + F) + F + F·d``
+    (F = filter_dim, p = pos_dim; the lone F is the sin frequencies), the gated FFN 3·d·f and two RMSNorm gains 2d;
+    plus the final norm d and 2·vocab·d for the embedding and the output projection (unless excluded)."""
     if not isinstance(config, HyenaConfig):
         raise TypeError(f"config must be a HyenaConfig, got {type(config).__name__}")
     d, f, k, F_, p = config.embed_dim, config.ffn_dim, config.short_kernel, config.filter_dim, config.pos_dim

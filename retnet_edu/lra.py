@@ -84,8 +84,8 @@ MODEL_LABELS = {"retnet": "RetNet", "linear": "linear attention", "transformer":
 class LRAConfig:
     """One run. Sizes describe the RetNet; the other models get the same width and depth (and heads) and the
     feed-forward width that matches its parameter count. ``length``: the sequence length (ListOps: the longest
-    expression, expressions of length//2 … length tokens; MQAR: every sequence). ``num_pairs`` (MQAR) stays the same at every
-    length, so that a longer sequence means longer distances between a pair and its query, not more pairs."""
+    expression, expressions of length//2 … length tokens; MQAR: every sequence). ``num_pairs`` (MQAR) stays the same
+    at every length, so that a longer sequence means longer distances between a pair and its query, not more pairs."""
 
     task: str = "mqar"
     model: str = "retnet"
@@ -484,8 +484,8 @@ def summarize(results: list[dict]) -> list[dict]:
 
 def format_table(rows: list[dict]) -> str:
     """The summary as a Markdown table (accuracy in %, mean ± std over seeds)."""
-    lines = ["| task | length | model | parameters | test accuracy (%) | seeds | training time (s) | majority class (%) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| task | length | model | parameters | test accuracy (%) | seeds | training time (s) "
+             "| majority class (%) |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['task']} | {r['length']} | {MODEL_LABELS.get(r['model'], r['model'])} | "
                      f"{r['parameters']:,} | {100 * r['mean']:.1f} ± {100 * r['std']:.1f} | {r['n']} | "

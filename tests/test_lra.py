@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -144,3 +145,26 @@ def test_cli_writes_skips_and_summarizes(tmp_path, capsys):
     assert lra.main(["--preset", "tiny", "--lr", "-1"]) == 2
     with pytest.raises(FileNotFoundError):
         lra.load_results(tmp_path / "missing")
+
+
+SWEEP = Path(__file__).resolve().parent.parent / "benchmarks" / "mini_lra"
+
+
+def test_recorded_sweep_is_complete_and_matches_its_report():
+    """The committed sweep: every model × task × length × seed, one recipe, equal budgets, and the README's table is
+    exactly what the JSON results give."""
+    results = lra.load_results(SWEEP / "results")
+    runs = {(r["task"], r["length"], r["model"], r["seed"]) for r in results}
+    assert runs == {(t, L, m, s) for t in lra.TASKS for L in (64, 128) for m in lra.MODELS for s in (0, 1, 2)}
+    recipe = {k: v for k, v in results[0]["config"].items() if k not in ("task", "model", "seed", "length")}
+    for r in results:
+        assert {k: v for k, v in r["config"].items() if k not in ("task", "model", "seed", "length")} == recipe
+        sizes = r["parameters_all_models"]
+        assert all(abs(n - sizes["retnet"]) <= 0.05 * sizes["retnet"] for n in sizes.values())
+        assert r["history"][-1][0] == r["config"]["max_steps"] and 0 <= r["test_accuracy"] <= 1
+    table = lra.format_table(lra.summarize(results))
+    assert (SWEEP / "results.md").read_text().strip() == table
+    assert table in (SWEEP / "README.md").read_text()
+    assert (SWEEP / "accuracy_vs_length.png").stat().st_size > 10_000
+    log = json.loads((SWEEP / "sweep_log.json").read_text())
+    assert all(not part["failed"] for part in log.get("parts", [log]))

@@ -174,7 +174,8 @@ def test_mqar_seeded_and_classes():
     assert class_balance(a)["chance"] == 1 / 16
 
 
-@pytest.mark.parametrize("kw,err", [(dict(seq_len=15, num_pairs=4), ValueError), (dict(vocab_size=8, num_pairs=4), ValueError),
+@pytest.mark.parametrize("kw,err", [(dict(seq_len=15, num_pairs=4), ValueError),
+                                    (dict(vocab_size=8, num_pairs=4), ValueError),
                                     (dict(power_a=0.0), ValueError), (dict(power_a=2.0), ValueError),
                                     (dict(num_pairs=0), ValueError), (dict(seq_len=32.0), TypeError)])
 def test_mqar_bad_input(kw, err):
@@ -190,4 +191,5 @@ def test_taskdata_helpers():
     with pytest.raises(ValueError):
         data.split(11)
     with pytest.raises(ValueError):
-        TaskData("x", torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 4, dtype=torch.long), torch.arange(2), ("a", "b"))
+        TaskData("x", torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 4, dtype=torch.long), torch.arange(2),
+                 ("a", "b"))
