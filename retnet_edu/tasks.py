@@ -22,8 +22,8 @@ zoology/data/multiquery_ar.py``): ``num_pairs`` key-value pairs ``k1 v1 k2 v2 �
 of the vocabulary, distinct values from the upper half), then a query region in which every key appears once more,
 at random even offsets, among random filler tokens. At each query the model must output the value that followed
 that key in the context. The query offsets are drawn with probability ∝ g^(power_a - 1) over the slots g = 1, 2, …:
-Zoology's ``power_a = 0.01`` puts almost every query right after the context; ``power_a = 1`` (uniform) spreads them
-over the whole sequence, so the distance a model must remember grows with the sequence length (the mini-LRA sweep
+Zoology's ``power_a = 0.01`` favours the slots right after the context; ``power_a = 1`` (uniform) spreads them over
+the whole sequence, so the distance a model must remember grows with the sequence length (the mini-LRA sweep
 uses it).
 """
 
