@@ -168,3 +168,13 @@ def test_recorded_sweep_is_complete_and_matches_its_report():
     assert (SWEEP / "accuracy_vs_length.png").stat().st_size > 10_000
     log = json.loads((SWEEP / "sweep_log.json").read_text())
     assert all(not part["failed"] for part in log.get("parts", [log]))
+
+
+def test_progress_bar_and_evaluation_lines(capsys):
+    cfg = lra.get_lra_config("tiny", task="listops", model="transformer", length=32, max_steps=4, warmup_steps=1,
+                             eval_interval=2, num_train=64, num_test=16)
+    result = lra.run(cfg, progress=True)
+    err = capsys.readouterr()
+    text = err.out + err.err
+    assert "step     2: loss" in text and "step     4: loss" in text and "transformer listops L=32 seed 0" in text
+    assert [h[0] for h in result["history"]] == [0, 2, 4]
