@@ -1,0 +1,562 @@
+"""mini-LRA: RetNet, linear attention, the Transformer and Hyena on generated long-range tasks, at an equal budget.
+
+Command line (``python -m retnet_edu.lra --help``)::
+
+    python -m retnet_edu.lra --task mqar --model hyena --seed 0 --length 128      # one run → JSON result
+    python -m retnet_edu.lra --task listops --model retnet --seed 1 --length 256 --out results/x.json
+    python -m retnet_edu.lra --print-sizes --task listops --length 256            # the four models' sizes
+    python -m retnet_edu.lra summarize benchmarks/mini_lra/results                # mean ± std table
+
+The four models (``MODELS``) share everything but the token mixer: token embedding, pre-norm RMSNorm blocks, the
+gated feed-forward, a final RMSNorm and the untied LM head. Their parameter counts are matched to the RetNet's
+within ±5 % by giving each its own feed-forward width (``model_configs``):
+
+- ``retnet``: multi-scale retention with the paper's LM decays (γ such that 1/(1-γ) runs from 32 to 512, §3.1);
+- ``linear``: the same module with γ = 1 (``RetNetConfig(decay="none")``), i.e. linear attention (with RetNet's
+  rotation, group norm and gate) and no forgetting;
+- ``transformer``: causal softmax attention with the same rotary positions (``retnet_edu.transformer``);
+- ``hyena``: the order-2 Hyena operator (``retnet_edu.hyena``).
+
+Every model answers through the same head: the next-token logits at the scored positions, restricted to the task's
+answer tokens (``retnet_edu.tasks``). One training recipe for all (the course trainer's pieces from
+``retnet_edu.train``: AdamW with weight decay on matrices, linear warm-up then cosine, gradient clipping, seeded
+everything); the data are fixed per task and length (``data_seed``), the run's ``seed`` sets the initialisation
+and the batch order. A result JSON holds the config, the parameter count, the data's class balance, the loss and
+accuracy curve, the final test accuracy and the training time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import numbers
+import os
+import random
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .hyena import HyenaConfig, HyenaLM, matched_hyena_config
+from .model import RetNetConfig, RetNetLM
+from .notebook import get_device
+from .position import apply_rotation
+from .retention import decay_mask
+from .tasks import IGNORE, TaskData, class_balance, mini_listops, mqar
+from .train import configure_optimizer, make_scheduler
+from .transformer import TransformerConfig, TransformerLM, matched_transformer_config
+
+__all__ = [
+    "MODELS",
+    "TASKS",
+    "PRESETS",
+    "LRAConfig",
+    "get_lra_config",
+    "task_data",
+    "model_configs",
+    "build_task_model",
+    "task_logits",
+    "task_loss",
+    "evaluate_task",
+    "run",
+    "mixing_matrix",
+    "result_name",
+    "load_results",
+    "summarize",
+    "format_table",
+    "main",
+]
+
+MODELS = ("retnet", "linear", "transformer", "hyena")
+TASKS = ("listops", "mqar")
+MODEL_LABELS = {"retnet": "RetNet", "linear": "linear attention", "transformer": "Transformer", "hyena": "Hyena"}
+
+
+@dataclass
+class LRAConfig:
+    """One run. Sizes describe the RetNet; the other models get the same width and depth (and heads) and the
+    feed-forward width that matches its parameter count. ``length``: the sequence length (ListOps: the longest
+    expression, expressions of length//2 … length tokens; MQAR: every sequence). ``num_pairs`` (MQAR) stays the same
+    at every length, so that a longer sequence means longer distances between a pair and its query, not more pairs."""
+
+    task: str = "mqar"
+    model: str = "retnet"
+    seed: int = 0
+    length: int = 64
+    # data
+    num_train: int = 8000
+    num_test: int = 1000
+    data_seed: int = 1234
+    listops_depth: int = 6
+    listops_args: int = 8
+    num_pairs: int = 4
+    mqar_vocab: int = 64
+    power_a: float = 1.0             # MQAR query offsets: 1 = uniform over the sequence (Zoology uses 0.01)
+    # model
+    embed_dim: int = 64
+    num_layers: int = 2
+    num_heads: int = 4
+    retnet_decay: str = "lm"
+    # recipe
+    batch_size: int = 32
+    max_steps: int = 1000
+    lr: float = 3e-3
+    min_lr: float = 3e-4
+    warmup_steps: int = 50
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0
+    eval_interval: int = 250
+    eval_examples: int = 0           # 0 = the whole test set at each evaluation
+    device: str = "cpu"
+    threads: int = 1                 # 0 leaves PyTorch's setting alone
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
+        for name, minimum in (("seed", 0), ("length", 8), ("num_train", 1), ("num_test", 1), ("data_seed", 0),
+                              ("listops_depth", 1), ("listops_args", 2), ("num_pairs", 1), ("mqar_vocab", 4),
+                              ("embed_dim", 2), ("num_layers", 1), ("num_heads", 1), ("batch_size", 1),
+                              ("max_steps", 1), ("warmup_steps", 0), ("eval_interval", 1), ("eval_examples", 0),
+                              ("threads", 0)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum:
+                raise ValueError(f"{name} must be an int >= {minimum}, got {v!r}")
+        for name in ("lr", "min_lr", "weight_decay", "grad_clip", "beta1", "beta2", "power_a"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+        if self.lr <= 0 or self.min_lr > self.lr:
+            raise ValueError(f"need 0 < lr and min_lr <= lr, got lr={self.lr}, min_lr={self.min_lr}")
+        if self.warmup_steps >= self.max_steps:
+            raise ValueError(f"warmup_steps ({self.warmup_steps}) must be smaller than max_steps ({self.max_steps})")
+        if self.retnet_decay not in ("eq8", "lm"):
+            raise ValueError(f"retnet_decay must be 'eq8' or 'lm' (γ = 1 is the 'linear' model), got "
+                             f"{self.retnet_decay!r}")
+        if self.device not in ("auto", "cpu", "cuda", "mps"):
+            raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'mps', got {self.device!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PRESETS: dict[str, dict] = {
+    # the unit tests: seconds
+    "tiny": dict(num_train=256, num_test=64, embed_dim=16, num_layers=1, num_heads=2, batch_size=16, max_steps=12,
+                 warmup_steps=2, eval_interval=6),
+    # notebook 10's live run: ~15 s per model on one CPU thread
+    "notebook": dict(num_train=2000, num_test=500, embed_dim=32, num_layers=2, num_heads=2, batch_size=32,
+                     max_steps=300, warmup_steps=30, eval_interval=100),
+    # the recorded sweep (benchmarks/mini_lra): a few minutes per run on one CPU thread
+    "cpu": dict(),
+    # one GPU: a larger sweep (not run for the course's recorded results)
+    "gpu": dict(num_train=50000, num_test=3000, embed_dim=128, num_layers=4, num_heads=4, batch_size=64,
+                max_steps=10000, lr=1e-3, min_lr=1e-4, warmup_steps=500, eval_interval=1000, device="auto", threads=0),
+}
+
+
+def get_lra_config(preset: str = "cpu", **overrides) -> LRAConfig:
+    """The preset's config (``PRESETS``) with ``overrides``, e.g. ``get_lra_config("cpu", task="listops")``."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    fields = {f.name for f in dataclasses.fields(LRAConfig)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(f"unknown config field(s) {unknown}; known: {sorted(fields)}")
+    return LRAConfig(**{**PRESETS[preset], **overrides})
+
+
+# ----------------------------------------------------------------------------------------------------------
+# data and models
+# ----------------------------------------------------------------------------------------------------------
+def task_data(cfg: LRAConfig) -> tuple[TaskData, TaskData]:
+    """The (train, test) sets of ``cfg.task`` at ``cfg.length``, generated from ``cfg.data_seed`` (the same for every
+    model and run seed). ListOps expressions are distinct, so train and test do not overlap."""
+    n = cfg.num_train + cfg.num_test
+    if cfg.task == "listops":
+        data = mini_listops(n, cfg.length, max_depth=cfg.listops_depth, max_args=cfg.listops_args,
+                            seed=cfg.data_seed)
+    else:
+        data = mqar(n, cfg.length, cfg.num_pairs, cfg.mqar_vocab, cfg.power_a, seed=cfg.data_seed)
+    return data.split(cfg.num_train)
+
+
+def model_configs(cfg: LRAConfig, vocab_size: int) -> dict:
+    """The four models' configs at one parameter budget (the RetNet's): ``{"retnet", "linear", "transformer",
+    "hyena"}``. Linear attention is the RetNet with γ = 1; the Transformer and Hyena get the matching FFN width."""
+    retnet = RetNetConfig(vocab_size=vocab_size, embed_dim=cfg.embed_dim, num_layers=cfg.num_layers,
+                          num_heads=cfg.num_heads, decay=cfg.retnet_decay)
+    return {
+        "retnet": retnet,
+        "linear": dataclasses.replace(retnet, decay="none"),
+        "transformer": matched_transformer_config(retnet),
+        "hyena": matched_hyena_config(retnet, max_len=cfg.length),
+    }
+
+
+def build_task_model(config) -> nn.Module:
+    """The model for a config from ``model_configs``, freshly initialised from the current torch RNG."""
+    if isinstance(config, RetNetConfig):
+        return RetNetLM(config)
+    if isinstance(config, TransformerConfig):
+        return TransformerLM(config)
+    if isinstance(config, HyenaConfig):
+        return HyenaLM(config)
+    raise TypeError(f"config must be a RetNetConfig, TransformerConfig or HyenaConfig, got {type(config).__name__}")
+
+
+def task_logits(model: nn.Module, inputs: Tensor) -> Tensor:
+    """Next-token logits (B, T, vocab) of any of the four models (RetNet in parallel mode)."""
+    if isinstance(model, RetNetLM):
+        return model(inputs, mode="parallel")[0]
+    if isinstance(model, (TransformerLM, HyenaLM)):
+        return model(inputs)[0]
+    raise TypeError(f"model must be a RetNetLM, TransformerLM or HyenaLM, got {type(model).__name__}")
+
+
+def task_loss(model: nn.Module, inputs: Tensor, targets: Tensor, answer_ids: Tensor) -> tuple[Tensor, int, int]:
+    """Cross-entropy of the K-way answer at the scored positions (``targets != IGNORE``): the LM head's logits
+    restricted to ``answer_ids``. Returns ``(mean loss, number correct, number scored)``."""
+    logits = task_logits(model, inputs)
+    scored = targets != IGNORE
+    if not bool(scored.any()):
+        raise ValueError("targets hold no scored position (every entry is IGNORE)")
+    answer_ids = answer_ids.to(logits.device)
+    sel = logits[scored][:, answer_ids]                                   # (M, K)
+    lookup = torch.full((logits.shape[-1],), -1, dtype=torch.long, device=logits.device)
+    lookup[answer_ids] = torch.arange(len(answer_ids), device=logits.device)
+    cls = lookup[targets[scored]]
+    if bool((cls < 0).any()):
+        raise ValueError("a scored target is not one of the answer tokens")
+    loss = F.cross_entropy(sel if sel.dtype in (torch.float32, torch.float64) else sel.float(), cls)
+    correct = int((sel.argmax(-1) == cls).sum())
+    return loss, correct, int(cls.numel())
+
+
+@torch.no_grad()
+def evaluate_task(model: nn.Module, data: TaskData, batch_size: int = 250, limit: int = 0) -> float:
+    """Accuracy over every scored position of ``data`` (the first ``limit`` examples when limit > 0), eval mode."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    n = len(data) if not limit else min(limit, len(data))
+    correct = total = 0
+    try:
+        for i in range(0, n, batch_size):
+            j = min(n, i + batch_size)
+            _, c, t = task_loss(model, data.inputs[i:j].to(device), data.targets[i:j].to(device), data.answer_ids)
+            correct, total = correct + c, total + t
+    finally:
+        model.train(was_training)
+    return correct / total
+
+
+# ----------------------------------------------------------------------------------------------------------
+# one run
+# ----------------------------------------------------------------------------------------------------------
+def result_name(cfg: LRAConfig) -> str:
+    """``{task}-L{length}-{model}-s{seed}``: the file name (without .json) of a run's result."""
+    return f"{cfg.task}-L{cfg.length}-{cfg.model}-s{cfg.seed}"
+
+
+def _load() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (OSError, AttributeError):  # pragma: no cover - Windows
+        return None
+
+
+def run(cfg: LRAConfig, progress: bool = True, command: str = "", data=None, keep_model: bool = False) -> dict:
+    """Train ``cfg.model`` on ``cfg.task`` and return the result (a JSON-able dict; with ``keep_model`` the trained
+    model too, under ``"model"``). ``data``: an optional (train, test) pair to skip generating it again."""
+    if not isinstance(cfg, LRAConfig):
+        raise TypeError(f"cfg must be an LRAConfig, got {type(cfg).__name__}")
+    wall0 = time.perf_counter()
+    load_start = _load()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = get_device(None if cfg.device == "auto" else cfg.device)
+    train_set, test_set = data if data is not None else task_data(cfg)
+    data_seconds = time.perf_counter() - wall0
+    configs = model_configs(cfg, train_set.vocab_size)
+    sizes = {name: build_task_model(c).num_parameters() for name, c in configs.items()}
+
+    torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    model = build_task_model(configs[cfg.model]).to(device)
+    optimizer = configure_optimizer(model, cfg.lr, cfg.weight_decay, (cfg.beta1, cfg.beta2))
+    scheduler = make_scheduler(optimizer, cfg.lr, cfg.min_lr, cfg.warmup_steps, cfg.max_steps)
+    order_gen = torch.Generator().manual_seed(cfg.seed)
+    answer_ids = train_set.answer_ids.to(device)
+
+    history, train_seconds = [], 0.0
+    acc0 = evaluate_task(model, test_set, limit=cfg.eval_examples)
+    history.append([0, None, acc0])
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=cfg.max_steps, desc=f"{cfg.model} {cfg.task} L={cfg.length} seed {cfg.seed}",
+                   unit="step", dynamic_ncols=True)
+    perm, cursor = torch.randperm(len(train_set), generator=order_gen), 0
+    window, window_n = 0.0, 0
+    model.train()
+    try:
+        for step in range(cfg.max_steps):
+            if cursor + cfg.batch_size > len(perm):                       # a new epoch, reshuffled
+                perm, cursor = torch.randperm(len(train_set), generator=order_gen), 0
+            idx = perm[cursor: cursor + cfg.batch_size]
+            cursor += cfg.batch_size
+            t0 = time.perf_counter()
+            x, y = train_set.inputs[idx].to(device), train_set.targets[idx].to(device)
+            loss, _, _ = task_loss(model, x, y, answer_ids)
+            value = loss.item()
+            if not math.isfinite(value):
+                raise FloatingPointError(f"the loss became {value} at step {step}: lower --lr")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else math.inf)
+            optimizer.step()
+            scheduler.step()
+            train_seconds += time.perf_counter() - t0
+            window, window_n = window + value, window_n + 1
+            done = step + 1
+            if done % cfg.eval_interval == 0 or done == cfg.max_steps:
+                acc = evaluate_task(model, test_set, limit=cfg.eval_examples)
+                history.append([done, round(window / window_n, 5), acc])
+                if bar is not None:
+                    bar.write(f"step {done:>5}: loss {window / window_n:.4f}, test accuracy {acc:.3f}")
+                window, window_n = 0.0, 0
+            if bar is not None:
+                bar.set_postfix_str(f"loss {value:.3f}")
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    test_acc = evaluate_task(model, test_set)
+    train_acc = evaluate_task(model, train_set, limit=len(test_set))
+    balance = class_balance(test_set)
+    result = {
+        "name": result_name(cfg),
+        "task": cfg.task, "model": cfg.model, "seed": cfg.seed, "length": cfg.length,
+        "command": command,
+        "config": cfg.to_dict(),
+        "model_config": configs[cfg.model].to_dict(),
+        "parameters": sizes[cfg.model],
+        "parameters_all_models": sizes,
+        "data": {"num_train": len(train_set), "num_test": len(test_set), "seq_len": train_set.seq_len,
+                 "vocab_size": train_set.vocab_size, "classes": len(train_set.answer_ids),
+                 "scored_per_example": float((test_set.targets != IGNORE).sum()) / len(test_set),
+                 "test_class_fractions": [round(float(f), 4) for f in balance["fractions"]],
+                 "majority_fraction": balance["majority_fraction"], "chance": balance["chance"],
+                 "info": train_set.info},
+        "history": history,
+        "test_accuracy": test_acc,
+        "train_accuracy": train_acc,
+        "train_seconds": round(train_seconds, 2),
+        "data_seconds": round(data_seconds, 2),
+        "wall_seconds": round(time.perf_counter() - wall0, 2),
+        "device": device.type,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__.split("+")[0],
+        "load_average_start": load_start,
+        "load_average_end": _load(),
+    }
+    if keep_model:
+        result["model"] = model
+    return result
+
+
+# ----------------------------------------------------------------------------------------------------------
+# what each mixer does to a sequence
+# ----------------------------------------------------------------------------------------------------------
+@torch.no_grad()
+def mixing_matrix(model: nn.Module, tokens: Tensor, layer: int = 0, index: int = 0) -> dict:
+    r"""The T × T matrix by which one layer's token mixer combines positions, for one sequence ``tokens`` (T,):
+    output row n = Σ_m M[n, m] · (value at m). Returns ``{"fixed": the part that does not depend on the data,
+    "full": M for this input, "kind"}`` (float64 arrays of shape (T, T)).
+
+    - RetNet / linear attention, head ``index``: ``M = (q kᵀ) ⊙ D`` (before the group norm; q, k rotated and the
+      key scaled, as in the layer); fixed part ``D`` (γ^(n-m), or the causal mask of ones when γ = 1);
+    - Transformer, head ``index``: ``M = softmax(q kᵀ/√d_h + causal mask)``; fixed part the causal mask;
+    - Hyena, channel ``index``: ``M[n, m] = x1[n] · (h[n-m] + D δ_nm) · x2[m]`` for m ≤ n (the operator as a
+      data-controlled matrix, Poli et al. §3.2); fixed part the Toeplitz matrix of the filter, ``h[n-m] + D δ_nm``.
+    """
+    if not isinstance(tokens, Tensor) or tokens.dim() != 1:
+        raise ValueError("tokens must be a 1-D tensor of token ids (one sequence)")
+    if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < len(getattr(model, "layers", [])):
+        raise ValueError(f"layer must be an int in [0, number of layers), got {layer!r}")
+    tokens = tokens[None].to(next(model.parameters()).device)
+    model.check_tokens(tokens)
+    T = tokens.shape[1]
+    x = model.embed_tokens(tokens)
+    causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+    if isinstance(model, RetNetLM):
+        for block in model.layers[:layer]:
+            x, _ = block(x, mode="parallel")
+        block = model.layers[layer].retention
+        _check_index(index, block.num_heads, "head")
+        h = model.layers[layer].retention_layer_norm(x)
+        q = apply_rotation(block.q_proj(h).view(1, T, block.num_heads, -1).transpose(1, 2))
+        k = apply_rotation((block.k_proj(h) * block.scaling).view(1, T, block.num_heads, -1).transpose(1, 2))
+        D = decay_mask(block.gamma, T)[index].to(q.dtype)
+        full = (q[0, index] @ k[0, index].T) * D
+        fixed, kind = D, "retention"
+    elif isinstance(model, TransformerLM):
+        for i, block in enumerate(model.layers[:layer]):
+            x = block(x)
+        attn = model.layers[layer].attention
+        _check_index(index, attn.num_heads, "head")
+        h = model.layers[layer].attention_layer_norm(x)
+        q = apply_rotation(attn.q_proj(h).view(1, T, attn.num_heads, -1).transpose(1, 2))
+        k = apply_rotation(attn.k_proj(h).view(1, T, attn.num_heads, -1).transpose(1, 2))
+        scores = (q[0, index] @ k[0, index].T) / math.sqrt(attn.head_dim)
+        full = torch.softmax(scores.masked_fill(~causal, float("-inf")), dim=-1)
+        fixed, kind = causal.to(full.dtype), "attention"
+    elif isinstance(model, HyenaLM):
+        for block in model.layers[:layer]:
+            x = block(x)
+        op = model.layers[layer].mixer
+        _check_index(index, op.embed_dim, "channel")
+        x1, x2, _ = op.gates(model.layers[layer].mixer_layer_norm(x))
+        hc = op.filter(T)[index]
+        n = torch.arange(T, device=x.device)
+        lag = (n[:, None] - n[None, :]).clamp(min=0)
+        fixed = torch.where(causal, hc[lag], torch.zeros((), dtype=hc.dtype, device=x.device))
+        fixed = fixed + op.D[index] * torch.eye(T, dtype=hc.dtype, device=x.device)
+        full = x1[0, index][:, None] * fixed * x2[0, index][None, :]
+        kind = "hyena"
+    else:
+        raise TypeError(f"model must be a RetNetLM, TransformerLM or HyenaLM, got {type(model).__name__}")
+    as_array = lambda m: m.detach().to(torch.float64).cpu().numpy()
+    return {"fixed": as_array(fixed), "full": as_array(full), "kind": kind}
+
+
+def _check_index(index, size: int, what: str) -> None:
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < size:
+        raise ValueError(f"index must be a {what} number in [0, {size}), got {index!r}")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# results of a sweep
+# ----------------------------------------------------------------------------------------------------------
+def load_results(directory: str | Path) -> list[dict]:
+    """Every ``*.json`` result in ``directory``, sorted by name."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"no results folder at {directory}")
+    return [json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))]
+
+
+def summarize(results: list[dict]) -> list[dict]:
+    """One row per (task, length, model): mean and sample standard deviation of the test accuracy over seeds, the
+    seeds, the mean training time, the parameter count, the data's majority-class fraction. Sorted by task,
+    length, then ``MODELS`` order."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["task"], r["length"], r["model"]), []).append(r)
+    rows = []
+    for (task, length, model), rs in groups.items():
+        accs = [r["test_accuracy"] for r in rs]
+        rows.append({
+            "task": task, "length": length, "model": model, "n": len(rs),
+            "seeds": sorted(r["seed"] for r in rs),
+            "mean": statistics.fmean(accs), "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+            "train_seconds": statistics.fmean(r["train_seconds"] for r in rs),
+            "wall_seconds": statistics.fmean(r["wall_seconds"] for r in rs),
+            "parameters": rs[0]["parameters"],
+            "majority": rs[0]["data"]["majority_fraction"], "chance": rs[0]["data"]["chance"],
+        })
+    order = {m: i for i, m in enumerate(MODELS)}
+    return sorted(rows, key=lambda r: (r["task"], r["length"], order.get(r["model"], 99)))
+
+
+def format_table(rows: list[dict]) -> str:
+    """The summary as a Markdown table (accuracy in %, mean ± std over seeds)."""
+    lines = ["| task | length | model | parameters | test accuracy (%) | seeds | training time (s) "
+             "| majority class (%) |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['task']} | {r['length']} | {MODEL_LABELS.get(r['model'], r['model'])} | "
+                     f"{r['parameters']:,} | {100 * r['mean']:.1f} ± {100 * r['std']:.1f} | {r['n']} | "
+                     f"{r['train_seconds']:.0f} | {100 * r['majority']:.1f} |")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# command line
+# ----------------------------------------------------------------------------------------------------------
+_FLAG_FIELDS = list(dataclasses.fields(LRAConfig))
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="python -m retnet_edu.lra",
+        description="Train one of RetNet / linear attention / Transformer / Hyena on a generated long-range task "
+                    "(mini-ListOps or MQAR) and write a JSON result. `python -m retnet_edu.lra summarize DIR` "
+                    "prints the mean ± std table of a folder of results.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--preset", default="cpu", choices=sorted(PRESETS), help="named sizes to start from")
+    ap.add_argument("--out", default="", help="result file (default runs/lra/<task>-L<length>-<model>-s<seed>.json)")
+    ap.add_argument("--overwrite", action="store_true", help="run even if the result file exists")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ap.add_argument("--print-sizes", action="store_true", help="print the four models' parameter counts and exit")
+    for f in _FLAG_FIELDS:
+        typ = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
+        kw = {"choices": MODELS} if f.name == "model" else {"choices": TASKS} if f.name == "task" else {}
+        ap.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=typ, default=argparse.SUPPRESS,
+                        help=f"override the preset's {f.name}", **kw)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "summarize":
+        if len(argv) != 2:
+            print("usage: python -m retnet_edu.lra summarize RESULTS_DIR", file=sys.stderr)
+            return 2
+        print(format_table(summarize(load_results(argv[1]))))
+        return 0
+    ns = _parser().parse_args(argv)
+    overrides = {f.name: getattr(ns, f.name) for f in _FLAG_FIELDS if hasattr(ns, f.name)}
+    try:
+        cfg = get_lra_config(ns.preset, **overrides)
+    except (ValueError, TypeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if ns.print_sizes:
+        train_set, _ = task_data(dataclasses.replace(cfg, num_train=1, num_test=1))
+        for name, c in model_configs(cfg, train_set.vocab_size).items():
+            print(f"{name:12s} {build_task_model(c).num_parameters():>9,} parameters  {c}")
+        return 0
+    out = Path(ns.out) if ns.out else Path("runs") / "lra" / f"{result_name(cfg)}.json"
+    if out.exists() and not ns.overwrite:
+        print(f"{out} exists: skipped (pass --overwrite to run again)")
+        return 0
+    try:
+        result = run(cfg, progress=not ns.no_progress, command="python -m retnet_edu.lra " + " ".join(argv))
+    except FloatingPointError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 3
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(result, indent=1) + "\n")
+    os.replace(tmp, out)
+    print(f"done: {cfg.model} on {cfg.task} (length {cfg.length}, seed {cfg.seed}): test accuracy "
+          f"{result['test_accuracy']:.4f}, {result['parameters']:,} parameters, {result['train_seconds']:.1f} s of "
+          f"training; {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""The mini-LRA runner (retnet_edu.lra): equal budgets, one head for every model, seeded runs, the CLI, summaries."""
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from retnet_edu import lra
+from retnet_edu.hyena import HyenaLM
+from retnet_edu.model import RetNetLM
+from retnet_edu.tasks import IGNORE, mini_listops
+from retnet_edu.transformer import TransformerLM
+
+
+@pytest.mark.parametrize("task,length,d,L,H", [("listops", 64, 64, 2, 4), ("mqar", 128, 64, 2, 4),
+                                               ("mqar", 256, 128, 4, 4), ("listops", 32, 32, 2, 2)])
+def test_equal_budget_within_five_percent(task, length, d, L, H):
+    cfg = lra.get_lra_config("cpu", task=task, length=length, embed_dim=d, num_layers=L, num_heads=H)
+    vocab = 16 if task == "listops" else cfg.mqar_vocab
+    configs = lra.model_configs(cfg, vocab)
+    assert set(configs) == set(lra.MODELS)
+    models = {name: lra.build_task_model(c) for name, c in configs.items()}
+    target = models["retnet"].num_parameters()
+    for name, m in models.items():
+        assert abs(m.num_parameters() - target) <= 0.05 * target, name
+        assert m.embed_tokens.weight.shape == (vocab, d) and m.output_projection.weight.shape == (vocab, d)
+        assert len(m.layers) == L
+    assert configs["linear"].decay == "none" and configs["retnet"].decay == "lm"
+    assert bool((configs["linear"].gammas() == 1).all())
+    assert isinstance(models["retnet"], RetNetLM) and isinstance(models["transformer"], TransformerLM)
+    assert isinstance(models["hyena"], HyenaLM)
+
+
+def test_task_loss_is_the_restricted_cross_entropy():
+    torch.manual_seed(0)
+    data = mini_listops(6, 32, seed=0)
+    cfg = lra.get_lra_config("tiny", task="listops", length=32)
+    model = lra.build_task_model(lra.model_configs(cfg, data.vocab_size)["transformer"]).double()
+    with torch.no_grad():
+        loss, correct, total = lra.task_loss(model, data.inputs, data.targets, data.answer_ids)
+        logits = model(data.inputs)[0]
+    want, hits = 0.0, 0
+    for b in range(6):
+        n = int((data.targets[b] != IGNORE).nonzero())            # the one scored position
+        row = logits[b, n, data.answer_ids]                        # the 10 digit rows of the LM head
+        cls = data.answer_ids.tolist().index(int(data.targets[b, n]))
+        want += float(F.cross_entropy(row[None], torch.tensor([cls]))) / 6
+        hits += int(row.argmax()) == cls
+    assert math.isclose(float(loss), want, rel_tol=1e-9) and (correct, total) == (hits, 6)
+    with pytest.raises(ValueError, match="scored"):
+        lra.task_loss(model, data.inputs, torch.full_like(data.targets, IGNORE), data.answer_ids)
+    with pytest.raises(TypeError):
+        lra.task_logits(torch.nn.Linear(2, 2), data.inputs)
+
+
+@pytest.mark.parametrize("name", lra.MODELS)
+def test_padding_never_changes_the_answer(name):
+    """Right-padding is invisible to a causal model at the scored (last real) position, for every model."""
+    torch.manual_seed(0)
+    data = mini_listops(4, 32, min_length=10, seed=1)
+    cfg = lra.get_lra_config("tiny", task="listops", length=64)
+    model = lra.build_task_model(lra.model_configs(cfg, data.vocab_size)[name]).double().eval()
+    longer = torch.cat([data.inputs, torch.zeros(4, 32, dtype=torch.long)], dim=1)
+    with torch.no_grad():
+        a, b = lra.task_logits(model, data.inputs), lra.task_logits(model, longer)
+    scored = data.targets != IGNORE
+    assert (a[scored] - b[:, :32][scored]).abs().max() < 1e-10
+
+
+@pytest.mark.parametrize("task", lra.TASKS)
+def test_run_is_seeded_and_reports(task):
+    cfg = lra.get_lra_config("tiny", task=task, model="hyena", length=32, seed=3)
+    a, b = lra.run(cfg, progress=False), lra.run(cfg, progress=False)
+    assert a["history"] == b["history"] and a["test_accuracy"] == b["test_accuracy"]
+    assert [h[0] for h in a["history"]] == [0, 6, 12]
+    assert 0 <= a["test_accuracy"] <= 1 and 0 <= a["train_accuracy"] <= 1
+    assert a["name"] == f"{task}-L32-hyena-s3" and a["parameters"] == a["parameters_all_models"]["hyena"]
+    assert a["data"]["num_train"] == 256 and a["data"]["seq_len"] == 32
+    assert math.isclose(sum(a["data"]["test_class_fractions"]), 1.0, abs_tol=1e-3)
+    json.dumps(a)                                                   # JSON-able
+    c = lra.run(dataclasses.replace(cfg, seed=4), progress=False)
+    assert c["history"] != a["history"]
+
+
+def test_training_learns_mqar():
+    """A small Transformer learns associative recall in a few hundred steps (well above chance)."""
+    cfg = lra.get_lra_config("tiny", task="mqar", model="transformer", length=16, num_pairs=2, mqar_vocab=16,
+                             num_train=2000, num_test=200, embed_dim=32, num_layers=2, num_heads=2, max_steps=300,
+                             warmup_steps=20, eval_interval=300, lr=3e-3)
+    result = lra.run(cfg, progress=False, keep_model=True)
+    assert result["test_accuracy"] > 0.5 > 1 / 8
+    assert isinstance(result.pop("model"), TransformerLM)
+
+
+@pytest.mark.parametrize("kw", [dict(task="copy"), dict(model="mamba"), dict(length=4), dict(lr=0.0),
+                                dict(warmup_steps=20, max_steps=10), dict(retnet_decay="none"),
+                                dict(device="tpu"), dict(batch_size=0), dict(power_a=-1.0)])
+def test_bad_config(kw):
+    with pytest.raises(ValueError):
+        lra.LRAConfig(**kw)
+
+
+def test_presets():
+    with pytest.raises(ValueError, match="preset"):
+        lra.get_lra_config("huge")
+    with pytest.raises(ValueError, match="unknown"):
+        lra.get_lra_config("cpu", epochs=3)
+    assert lra.get_lra_config("cpu", length=128).num_pairs == 4
+    with pytest.raises(ValueError, match="num_pairs"):
+        lra.get_lra_config("cpu", num_pairs=0)
+    with pytest.raises(TypeError):
+        lra.build_task_model("retnet")
+    with pytest.raises(TypeError):
+        lra.run("cfg")
+
+
+def test_cli_writes_skips_and_summarizes(tmp_path, capsys):
+    out = tmp_path / "res"
+    args = ["--preset", "tiny", "--task", "mqar", "--length", "32", "--no-progress"]
+    for model in ("retnet", "linear"):
+        for seed in (0, 1):
+            assert lra.main(args + ["--model", model, "--seed", str(seed),
+                                    "--out", str(out / f"m-{model}-{seed}.json")]) == 0
+    assert "test accuracy" in capsys.readouterr().out
+    assert lra.main(args + ["--model", "retnet", "--out", str(out / "m-retnet-0.json")]) == 0
+    assert "skipped" in capsys.readouterr().out
+    results = lra.load_results(out)
+    rows = lra.summarize(results)
+    assert [r["model"] for r in rows] == ["retnet", "linear"] and all(r["n"] == 2 for r in rows)
+    accs = [r["test_accuracy"] for r in results if r["model"] == "retnet"]
+    assert math.isclose(rows[0]["mean"], sum(accs) / 2)
+    assert math.isclose(rows[0]["std"], abs(accs[0] - accs[1]) / math.sqrt(2))
+    table = lra.format_table(rows)
+    assert table.count("\n") == 3 and "| mqar | 32 | RetNet |" in table
+    assert lra.main(["summarize", str(out)]) == 0
+    assert "linear attention" in capsys.readouterr().out
+    assert lra.main(["summarize"]) == 2
+    assert lra.main(args + ["--print-sizes"]) == 0
+    sizes = capsys.readouterr().out
+    assert all(name in sizes for name in lra.MODELS)
+    assert lra.main(["--preset", "tiny", "--lr", "-1"]) == 2
+    with pytest.raises(FileNotFoundError):
+        lra.load_results(tmp_path / "missing")
+
+
+SWEEP = Path(__file__).resolve().parent.parent / "benchmarks" / "mini_lra"
+
+
+def test_recorded_sweep_is_complete_and_matches_its_report():
+    """The committed sweep: every model × task × length × seed, one recipe, equal budgets, and the README's table is
+    exactly what the JSON results give."""
+    results = lra.load_results(SWEEP / "results")
+    runs = {(r["task"], r["length"], r["model"], r["seed"]) for r in results}
+    assert runs == {(t, L, m, s) for t in lra.TASKS for L in (64, 128) for m in lra.MODELS for s in (0, 1, 2)}
+    recipe = {k: v for k, v in results[0]["config"].items() if k not in ("task", "model", "seed", "length")}
+    for r in results:
+        assert {k: v for k, v in r["config"].items() if k not in ("task", "model", "seed", "length")} == recipe
+        sizes = r["parameters_all_models"]
+        assert all(abs(n - sizes["retnet"]) <= 0.05 * sizes["retnet"] for n in sizes.values())
+        assert r["history"][-1][0] == r["config"]["max_steps"] and 0 <= r["test_accuracy"] <= 1
+    table = lra.format_table(lra.summarize(results))
+    assert (SWEEP / "results.md").read_text().strip() == table
+    assert table in (SWEEP / "README.md").read_text()
+    assert (SWEEP / "accuracy_vs_length.png").stat().st_size > 10_000
+    log = json.loads((SWEEP / "sweep_log.json").read_text())
+    assert all(not part["failed"] for part in log.get("parts", [log]))
+
+
+def test_progress_bar_and_evaluation_lines(capsys):
+    cfg = lra.get_lra_config("tiny", task="listops", model="transformer", length=32, max_steps=4, warmup_steps=1,
+                             eval_interval=2, num_train=64, num_test=16)
+    result = lra.run(cfg, progress=True)
+    err = capsys.readouterr()
+    text = err.out + err.err
+    assert "step     2: loss" in text and "step     4: loss" in text and "transformer listops L=32 seed 0" in text
+    assert [h[0] for h in result["history"]] == [0, 2, 4]
