@@ -59,6 +59,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
+from ._args import check_int as _check_positive_int
 from .data import CORPUS_VOCAB_SIZE
 from .layers import RetentionState, RetNetBlock
 from .measure import peak_tensor_bytes
@@ -101,14 +102,6 @@ COMMANDS = ("decode", "train", "official")
 DECODE_CONTEXTS = tuple(2 ** i for i in range(7, 15))       # 128 … 16384, doubling
 TRAIN_LENGTHS = tuple(2 ** i for i in range(9, 14))         # 512 … 8192
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "float64": torch.float64}
-
-
-def _check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value}")
-    return int(value)
 
 
 def _check_ints(values, name: str) -> tuple[int, ...]:

@@ -43,8 +43,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._args import check_int as _check_int, check_real as _check_real
 from .layers import GatedFeedForward, RMSNorm
-from .model import RetNetConfig
+from .model import RetNetConfig, TokenLM
 from .transformer import retnet_num_parameters
 
 __all__ = [
@@ -61,22 +62,6 @@ __all__ = [
     "hyena_num_parameters",
     "matched_hyena_config",
 ]
-
-
-def _check_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_real(value, name: str, positive: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise TypeError(f"{name} must be a finite real number, got {value!r}")
-    if positive and value <= 0:
-        raise ValueError(f"{name} must be > 0, got {value}")
-    return float(value)
 
 
 def _check_conv_inputs(u, h) -> tuple[int, int, int]:
@@ -357,7 +342,7 @@ class HyenaBlock(nn.Module):
         return x + self.dropout(self.ffn(self.final_layer_norm(x)))
 
 
-class HyenaLM(nn.Module):
+class HyenaLM(TokenLM, nn.Module):
     """A decoder-only Hyena language model: the RetNetLM layout with the Hyena operator in place of retention.
 
     ``forward(tokens)`` returns ``(logits, None)`` like the Transformer without a cache (Hyena has no recurrent
@@ -375,27 +360,10 @@ class HyenaLM(nn.Module):
         nn.init.normal_(self.embed_tokens.weight, mean=0.0, std=config.embed_dim ** -0.5)
         nn.init.normal_(self.output_projection.weight, mean=0.0, std=config.embed_dim ** -0.5)
 
-    def num_parameters(self, exclude_embeddings: bool = False) -> int:
-        n = sum(p.numel() for p in self.parameters())
-        if exclude_embeddings:
-            n -= self.embed_tokens.weight.numel() + self.output_projection.weight.numel()
-        return n
-
-    def check_tokens(self, tokens) -> Tensor:
-        if not isinstance(tokens, Tensor):
-            raise TypeError(f"tokens must be a torch.Tensor of token ids, got {type(tokens).__name__}")
-        if tokens.dtype == torch.bool or torch.is_floating_point(tokens) or torch.is_complex(tokens):
-            raise TypeError(f"tokens must have an integer dtype, got {tokens.dtype}")
-        if tokens.dim() != 2:
-            raise ValueError(f"tokens must be 2-D (B, T), got shape {tuple(tokens.shape)}")
-        if tokens.shape[1] > self.config.max_len:
-            raise ValueError(f"tokens hold T = {tokens.shape[1]} positions, more than max_len = {self.config.max_len}")
-        if tokens.device != self.embed_tokens.weight.device:
-            raise ValueError(f"tokens are on {tokens.device} but the model is on {self.embed_tokens.weight.device}")
-        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.config.vocab_size):
-            raise ValueError(f"tokens must lie in [0, vocab_size={self.config.vocab_size}), got values from "
-                             f"{int(tokens.min())} to {int(tokens.max())}")
-        return tokens
+    @property
+    def max_len(self) -> int:
+        """The longest input the implicit filters cover (``config.max_len``); ``check_tokens`` enforces it."""
+        return self.config.max_len
 
     def forward(self, tokens: Tensor, conv: str = "fft") -> tuple[Tensor, None]:
         """``tokens``: (B, T) ids, T ≤ max_len → ``(logits (B, T, vocab), None)``."""

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._args import check_int as _check_dim
 from .position import _rotate_pairs, _rotation_factors
 from .retention import _check_chunk_size, _chunk_factors, _chunkwise, _chunkwise_batched, _recurrent, decay_gammas
 
@@ -42,14 +43,6 @@ __all__ = [
 
 MODES = ("parallel", "recurrent", "chunkwise")
 ACTIVATIONS = {"gelu": F.gelu, "swish": F.silu}
-
-
-def _check_dim(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value}")
-    return int(value)
 
 
 def _check_eps(eps) -> float:

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from .layers import RetentionState, RetNetBlock, RMSNorm, check_mode, shared_position_factors
 from .retention import decay_gammas, lm_decay_gammas
 
-__all__ = ["RetNetConfig", "RetNetState", "RetNetLM", "sample_next_token"]
+__all__ = ["RetNetConfig", "RetNetState", "RetNetLM", "TokenLM", "sample_next_token"]
 
 DECAYS = ("eq8", "lm", "none")
 
@@ -114,7 +114,41 @@ def sample_next_token(logits: Tensor, temperature: float = 1.0, top_k: int | Non
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
-class RetNetLM(nn.Module):
+class TokenLM:
+    """What the course's three language models (``RetNetLM``, ``TransformerLM``, ``HyenaLM``) share besides their
+    layout (``embed_tokens``, ``layers``, ``layer_norm``, ``output_projection``, ``config.vocab_size``): counting
+    parameters and checking token ids. A mixin with no state of its own, so that each model builds (and draws the
+    random initial weights of) its modules in its own order."""
+
+    max_len: int | None = None        # a model that cannot read longer inputs sets this
+
+    def num_parameters(self, exclude_embeddings: bool = False) -> int:
+        """The number of weights; ``exclude_embeddings`` leaves out the token embedding and output projection."""
+        n = sum(p.numel() for p in self.parameters())
+        if exclude_embeddings:
+            n -= self.embed_tokens.weight.numel() + self.output_projection.weight.numel()
+        return n
+
+    def check_tokens(self, tokens) -> Tensor:
+        """``tokens`` unchanged if it is a (B, T) integer tensor of ids in [0, vocab_size) on the model's device
+        (and T ≤ ``max_len`` where the model has one); otherwise a TypeError/ValueError naming ``tokens``."""
+        if not isinstance(tokens, Tensor):
+            raise TypeError(f"tokens must be a torch.Tensor of token ids, got {type(tokens).__name__}")
+        if tokens.dtype == torch.bool or torch.is_floating_point(tokens) or torch.is_complex(tokens):
+            raise TypeError(f"tokens must have an integer dtype, got {tokens.dtype}")
+        if tokens.dim() != 2:
+            raise ValueError(f"tokens must be 2-D (B, T), got shape {tuple(tokens.shape)}")
+        if self.max_len is not None and tokens.shape[1] > self.max_len:
+            raise ValueError(f"tokens hold T = {tokens.shape[1]} positions, more than max_len = {self.max_len}")
+        if tokens.device != self.embed_tokens.weight.device:
+            raise ValueError(f"tokens are on {tokens.device} but the model is on {self.embed_tokens.weight.device}")
+        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.config.vocab_size):
+            raise ValueError(f"tokens must lie in [0, vocab_size={self.config.vocab_size}), got values from "
+                             f"{int(tokens.min())} to {int(tokens.max())}")
+        return tokens
+
+
+class RetNetLM(TokenLM, nn.Module):
     """A decoder-only RetNet language model (pre-norm blocks, final RMSNorm, untied output projection)."""
 
     def __init__(self, config: RetNetConfig):
@@ -134,26 +168,6 @@ class RetNetLM(nn.Module):
         self.output_projection = nn.Linear(config.embed_dim, config.vocab_size, bias=False)
         nn.init.normal_(self.embed_tokens.weight, mean=0.0, std=config.embed_dim ** -0.5)
         nn.init.normal_(self.output_projection.weight, mean=0.0, std=config.embed_dim ** -0.5)
-
-    def num_parameters(self, exclude_embeddings: bool = False) -> int:
-        n = sum(p.numel() for p in self.parameters())
-        if exclude_embeddings:
-            n -= self.embed_tokens.weight.numel() + self.output_projection.weight.numel()
-        return n
-
-    def check_tokens(self, tokens) -> Tensor:
-        if not isinstance(tokens, Tensor):
-            raise TypeError(f"tokens must be a torch.Tensor of token ids, got {type(tokens).__name__}")
-        if tokens.dtype == torch.bool or torch.is_floating_point(tokens) or torch.is_complex(tokens):
-            raise TypeError(f"tokens must have an integer dtype, got {tokens.dtype}")
-        if tokens.dim() != 2:
-            raise ValueError(f"tokens must be 2-D (B, T), got shape {tuple(tokens.shape)}")
-        if tokens.device != self.embed_tokens.weight.device:
-            raise ValueError(f"tokens are on {tokens.device} but the model is on {self.embed_tokens.weight.device}")
-        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.config.vocab_size):
-            raise ValueError(f"tokens must lie in [0, vocab_size={self.config.vocab_size}), got values from "
-                             f"{int(tokens.min())} to {int(tokens.max())}")
-        return tokens
 
     def forward(self, tokens: Tensor, mode: str = "parallel", chunk_size: int | None = None,
                 state: RetNetState | None = None) -> tuple[Tensor, RetNetState]:

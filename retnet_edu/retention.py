@@ -32,6 +32,8 @@ import numbers
 import torch
 from torch import Tensor
 
+from ._args import check_int as _check_count
+
 __all__ = [
     "decay_gammas",
     "lm_decay_gammas",
@@ -48,14 +50,6 @@ __all__ = [
 # ----------------------------------------------------------------------------------------------------------
 # decay rates
 # ----------------------------------------------------------------------------------------------------------
-def _check_count(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value}")
-    return int(value)
-
-
 def decay_gammas(num_heads: int) -> Tensor:
     r"""Per-head decay rates of eq. (8): ``γ_h = 1 - 2^(-5-h)`` for h = 0 … num_heads-1, float64.
 

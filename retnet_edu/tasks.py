@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from ._args import check_int as _check_int
+
 __all__ = [
     "IGNORE",
     "TaskData",
@@ -52,14 +54,6 @@ __all__ = [
 ]
 
 IGNORE = -100
-
-
-def _check_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return int(value)
 
 
 @dataclass

@@ -39,8 +39,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._args import check_int as _check_int
 from .layers import GatedFeedForward, RMSNorm
-from .model import RetNetConfig, sample_next_token
+from .model import RetNetConfig, TokenLM, sample_next_token
 from .position import apply_rotation
 
 __all__ = [
@@ -57,14 +58,6 @@ __all__ = [
 ]
 
 ATTENTIONS = ("sdpa", "naive")
-
-
-def _check_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return int(value)
 
 
 @dataclass
@@ -266,7 +259,7 @@ class TransformerBlock(nn.Module):
         return x + self.dropout(self.ffn(self.final_layer_norm(x)))
 
 
-class TransformerLM(nn.Module):
+class TransformerLM(TokenLM, nn.Module):
     """A decoder-only Transformer language model: the RetNetLM layout with attention in place of retention."""
 
     def __init__(self, config: TransformerConfig):
@@ -280,26 +273,6 @@ class TransformerLM(nn.Module):
         self.output_projection = nn.Linear(config.embed_dim, config.vocab_size, bias=False)
         nn.init.normal_(self.embed_tokens.weight, mean=0.0, std=config.embed_dim ** -0.5)
         nn.init.normal_(self.output_projection.weight, mean=0.0, std=config.embed_dim ** -0.5)
-
-    def num_parameters(self, exclude_embeddings: bool = False) -> int:
-        n = sum(p.numel() for p in self.parameters())
-        if exclude_embeddings:
-            n -= self.embed_tokens.weight.numel() + self.output_projection.weight.numel()
-        return n
-
-    def check_tokens(self, tokens) -> Tensor:
-        if not isinstance(tokens, Tensor):
-            raise TypeError(f"tokens must be a torch.Tensor of token ids, got {type(tokens).__name__}")
-        if tokens.dtype == torch.bool or torch.is_floating_point(tokens) or torch.is_complex(tokens):
-            raise TypeError(f"tokens must have an integer dtype, got {tokens.dtype}")
-        if tokens.dim() != 2:
-            raise ValueError(f"tokens must be 2-D (B, T), got shape {tuple(tokens.shape)}")
-        if tokens.device != self.embed_tokens.weight.device:
-            raise ValueError(f"tokens are on {tokens.device} but the model is on {self.embed_tokens.weight.device}")
-        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.config.vocab_size):
-            raise ValueError(f"tokens must lie in [0, vocab_size={self.config.vocab_size}), got values from "
-                             f"{int(tokens.min())} to {int(tokens.max())}")
-        return tokens
 
     def forward(self, tokens: Tensor, cache: KVCache | None = None) -> tuple[Tensor, KVCache | None]:
         """``tokens``: (B, T) ids. Returns ``(logits, cache)``: logits (B, T, vocab).

@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from ._args import check_int as _check_int
+
 __all__ = ["plot_decay_curves", "decay_curves_widget"]
 
 
@@ -94,14 +96,6 @@ __all__ += [
     "plot_rotation_scores",
     "plot_rotation_angles",
 ]
-
-
-def _check_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return int(value)
 
 
 def _check_gammas(gammas, name: str = "gammas") -> np.ndarray:
