@@ -178,3 +178,16 @@ def test_progress_bar_and_evaluation_lines(capsys):
     text = err.out + err.err
     assert "step     2: loss" in text and "step     4: loss" in text and "transformer listops L=32 seed 0" in text
     assert [h[0] for h in result["history"]] == [0, 2, 4]
+
+
+@pytest.mark.parametrize("model", lra.MODELS)
+def test_gpu_preset_path_runs_on_cpu(model):
+    """The `gpu` preset's models (width 128, 4 layers) and its device="auto" / threads=0 settings, on the CPU with a
+    reduced data set and step count: the path a GPU sweep takes, short of the GPU itself."""
+    cfg = lra.get_lra_config("gpu", task="listops", model=model, length=32, num_train=64, num_test=32,
+                             batch_size=8, max_steps=2, warmup_steps=1, eval_interval=2)
+    result = lra.run(cfg, progress=False)
+    sizes = result["parameters_all_models"]
+    assert max(sizes.values()) / min(sizes.values()) < 1.05
+    assert result["parameters"] > 500_000 and 0 <= result["test_accuracy"] <= 1
+    assert [h[0] for h in result["history"]] == [0, 2]
