@@ -119,3 +119,15 @@ def test_ex08_kv_crossover(capsys):
         assert not checks.ex08_kv_crossover(wrong)
         out = capsys.readouterr().out
         assert "✗" in out and words in out, out
+
+
+def test_results_readme_quotes_every_recorded_run():
+    """data/results/README.md states each recorded run's final validation loss as its JSON has it."""
+    readme = (RESULTS / "README.md").read_text()
+    logs = sorted(RESULTS.rglob("*.json"))
+    assert len(logs) >= 4
+    for path in logs:
+        log = json.loads(path.read_text())
+        assert log["history"]["status"] == "finished", path.name
+        assert log["command"] in readme, f"{path.name}: its command is not in the README"
+        assert f"{log['history']['eval'][-1][2]:.3f}" in readme, f"{path.name}: final validation loss not quoted"
