@@ -273,16 +273,17 @@ def test_killed_run_resumes_bit_exactly(tmp_path, data):
 
     proc = subprocess.Popen(_cli(*RUN, "--out-dir", str(killed_dir)), env=_env(), cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ckpt = killed_dir / "checkpoint.pt"
+    ckpt, log = killed_dir / "checkpoint.pt", killed_dir / "log.json"
     deadline = time.monotonic() + 120
-    while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+    # the log is written (atomically) just after each checkpoint: wait for both, so that the log can be checked
+    while not (ckpt.exists() and log.exists()) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.002)
     proc.send_signal(signal.SIGKILL)                   # no clean-up, no atexit: a power cut, as far as Python knows
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     killed_at = T.load_checkpoint(ckpt)["step"]
     assert 10 <= killed_at < 150
-    assert json.loads((killed_dir / "log.json").read_text())["history"]["status"] == "running"
+    assert json.loads(log.read_text())["history"]["status"] == "running"
 
     out = subprocess.run(_cli("--resume", "--out-dir", str(killed_dir), "--threads", "1", "--no-progress"),
                          env=_env(), cwd=ROOT, check=True, capture_output=True, text=True)
