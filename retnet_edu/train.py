@@ -8,8 +8,8 @@ Command line (``python -m retnet_edu.train --help``)::
     python -m retnet_edu.train sample --checkpoint runs/cpu-retnet/checkpoint.pt --prompt "ROMEO:"
 
 Named configs (``CONFIGS``; any field can be overridden by a flag, e.g. ``--max-steps 500 --lr 3e-4``):
-``cpu-tiny`` (tests, seconds), ``notebook`` (notebook 08, about a minute per model on one CPU thread),
-``cpu`` (a laptop, a few minutes per model on 2 cores), ``gpu`` (one GPU, ~10M parameters, context 256).
+``cpu-tiny`` (tests, seconds), ``notebook`` (notebook 08, about half a minute per model on one CPU thread),
+``cpu`` (a laptop, 6-8 minutes per model on 2 cores), ``gpu`` (one GPU, ~10M parameters, context 256).
 
 The pieces are plain functions so that other training loops (notebook 08, the long-range tasks) reuse them:
 ``lr_at``/``make_scheduler`` (linear warm-up then cosine decay), ``configure_optimizer`` (AdamW, weight decay on
@@ -168,11 +168,11 @@ CONFIGS: dict[str, dict] = {
     "cpu-tiny": dict(embed_dim=32, num_layers=2, num_heads=2, chunk_size=8, block_size=32, batch_size=8,
                      max_steps=40, lr=3e-3, min_lr=3e-4, warmup_steps=5, eval_interval=10, eval_batches=2,
                      checkpoint_interval=10, log_interval=1),
-    # notebook 08 on a CPU: about a minute per model with one thread
+    # notebook 08 on a CPU: about half a minute per model with one thread
     "notebook": dict(embed_dim=96, num_layers=3, num_heads=2, chunk_size=32, block_size=64, batch_size=16,
                      max_steps=600, lr=3e-3, min_lr=3e-4, warmup_steps=50, eval_interval=100, eval_batches=8,
                      checkpoint_interval=100, log_interval=10),
-    # a laptop: a few minutes per model on 2 cores
+    # a laptop: 6-8 minutes per model on 2 cores (data/results/README.md)
     "cpu": dict(embed_dim=128, num_layers=4, num_heads=4, chunk_size=64, block_size=128, batch_size=16,
                 max_steps=3000, lr=2e-3, min_lr=2e-4, warmup_steps=100, eval_interval=250, eval_batches=20,
                 checkpoint_interval=250, log_interval=10),
