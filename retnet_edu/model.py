@@ -147,6 +147,20 @@ class TokenLM:
                              f"{int(tokens.min())} to {int(tokens.max())}")
         return tokens
 
+    def check_prompt(self, prompt, max_new_tokens) -> tuple[Tensor, bool]:
+        """The checks ``generate`` starts with: ``max_new_tokens`` an int ≥ 0, ``prompt`` a non-empty (T,) or (B, T)
+        tensor of valid ids. Returns the prompt as (B, T) and whether it came as (T,)."""
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, numbers.Integral) or max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+        if not isinstance(prompt, Tensor):
+            raise TypeError(f"prompt must be a torch.Tensor of token ids, got {type(prompt).__name__}")
+        squeeze = prompt.dim() == 1
+        tokens = prompt.unsqueeze(0) if squeeze else prompt
+        self.check_tokens(tokens)
+        if tokens.shape[1] < 1:
+            raise ValueError("prompt must hold at least one token")
+        return tokens, squeeze
+
 
 class RetNetLM(TokenLM, nn.Module):
     """A decoder-only RetNet language model (pre-norm blocks, final RMSNorm, untied output projection)."""
@@ -210,15 +224,7 @@ class RetNetLM(TokenLM, nn.Module):
         check_mode(mode)
         if prefill_mode is not None:
             check_mode(prefill_mode)
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, numbers.Integral) or max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
-        if not isinstance(prompt, Tensor):
-            raise TypeError(f"prompt must be a torch.Tensor of token ids, got {type(prompt).__name__}")
-        squeeze = prompt.dim() == 1
-        tokens = prompt.unsqueeze(0) if squeeze else prompt
-        self.check_tokens(tokens)
-        if tokens.shape[1] < 1:
-            raise ValueError("prompt must hold at least one token")
+        tokens, squeeze = self.check_prompt(prompt, max_new_tokens)
         was_training = self.training
         self.eval()
         try:

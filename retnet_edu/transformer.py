@@ -310,17 +310,9 @@ class TransformerLM(TokenLM, nn.Module):
         ``use_cache=False`` recomputes the whole sequence for every token. Both give the same tokens.
         ``temperature`` = 0 is greedy; ``top_k`` restricts sampling; ``generator`` seeds it.
         """
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, numbers.Integral) or max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
         if not isinstance(use_cache, bool):
             raise TypeError(f"use_cache must be a bool, got {type(use_cache).__name__}")
-        if not isinstance(prompt, Tensor):
-            raise TypeError(f"prompt must be a torch.Tensor of token ids, got {type(prompt).__name__}")
-        squeeze = prompt.dim() == 1
-        tokens = prompt.unsqueeze(0) if squeeze else prompt
-        self.check_tokens(tokens)
-        if tokens.shape[1] < 1:
-            raise ValueError("prompt must hold at least one token")
+        tokens, squeeze = self.check_prompt(prompt, max_new_tokens)
         was_training = self.training
         self.eval()
         try:
