@@ -94,8 +94,12 @@ def main(argv=None) -> int:
         while queue and len(active) < ns.jobs:
             t, L, m, s = queue.pop(0)
             out = results_dir / f"{t}-L{L}-{m}-s{s}.json"
+            try:                                          # a repository-relative path in the recorded command
+                out_arg = str(out.resolve().relative_to(ROOT))
+            except ValueError:
+                out_arg = str(out)
             cmd = [sys.executable, "-m", "retnet_edu.lra", "--preset", ns.preset, "--task", t, "--model", m,
-                   "--seed", str(s), "--length", str(L), "--out", str(out), "--no-progress"]
+                   "--seed", str(s), "--length", str(L), "--out", out_arg, "--no-progress"]
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                     text=True, preexec_fn=(lambda: os.nice(ns.nice)) if ns.nice else None)
             active.append((proc, (t, L, m, s)))
