@@ -775,12 +775,15 @@ def _official_fns(ts_models, x: Tensor, tokens: Tensor, chunk: int, steps: int):
         finally:
             dec.chunkwise_recurrent = False
 
-    def ours_rec_msr():
+    def ours_recurrent(module, inputs):                   # one token at a time, carrying our state
         state, outs = None, []
         for n in range(steps):
-            y, state = ours_msr(x[:, n:n + 1], mode="recurrent", state=state)
+            y, state = module(inputs[:, n:n + 1], mode="recurrent", state=state)
             outs.append(y)
         return torch.cat(outs, 1)
+
+    def ours_rec_msr():
+        return ours_recurrent(ours_msr, x)
 
     def off_rec_msr():
         state, outs = {}, []
@@ -789,11 +792,7 @@ def _official_fns(ts_models, x: Tensor, tokens: Tensor, chunk: int, steps: int):
         return torch.cat(outs, 1)
 
     def ours_rec_dec():
-        state, outs = None, []
-        for n in range(steps):
-            y, state = ours_lm(tokens[:, n:n + 1], mode="recurrent", state=state)
-            outs.append(y)
-        return torch.cat(outs, 1)
+        return ours_recurrent(ours_lm, tokens)
 
     def off_rec_dec():
         state, outs = {}, []

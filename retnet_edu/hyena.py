@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._args import check_int as _check_int, check_real as _check_real
-from .layers import GatedFeedForward, RMSNorm
+from .layers import GatedFeedForward, RMSNorm, check_hidden_states
 from .model import RetNetConfig, TokenLM
 from .transformer import retnet_num_parameters
 
@@ -233,16 +233,9 @@ class HyenaOperator(nn.Module):
         self.out_proj = nn.Linear(d, d, bias=False)
 
     def _check_x(self, x) -> None:
-        if not isinstance(x, Tensor):
-            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-        if not torch.is_floating_point(x):
-            raise TypeError(f"x must have a floating-point dtype, got {x.dtype}")
-        if x.dim() != 3 or x.shape[-1] != self.embed_dim:
-            raise ValueError(f"x must be (B, T, embed_dim={self.embed_dim}), got shape {tuple(x.shape)}")
+        check_hidden_states(x, self.embed_dim, self.in_proj.weight, "operator")
         if x.shape[1] > self.max_len:
             raise ValueError(f"the sequence has T = {x.shape[1]} tokens, more than max_len = {self.max_len}")
-        if x.dtype != self.in_proj.weight.dtype:
-            raise TypeError(f"x has dtype {x.dtype} but the operator's weights are {self.in_proj.weight.dtype}")
 
     def gates(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """``(x1, x2, v)``, each (B, d, T): the projections after the short causal convolution."""
@@ -353,12 +346,7 @@ class HyenaLM(TokenLM, nn.Module):
         if not isinstance(config, HyenaConfig):
             raise TypeError(f"config must be a HyenaConfig, got {type(config).__name__}")
         self.config = config
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.embed_dim)
-        self.layers = nn.ModuleList(HyenaBlock(config) for _ in range(config.num_layers))
-        self.layer_norm = RMSNorm(config.embed_dim, eps=config.norm_eps)
-        self.output_projection = nn.Linear(config.embed_dim, config.vocab_size, bias=False)
-        nn.init.normal_(self.embed_tokens.weight, mean=0.0, std=config.embed_dim ** -0.5)
-        nn.init.normal_(self.output_projection.weight, mean=0.0, std=config.embed_dim ** -0.5)
+        self._build_layout(config, lambda: HyenaBlock(config))
 
     @property
     def max_len(self) -> int:

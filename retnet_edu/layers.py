@@ -32,6 +32,7 @@ from .retention import _check_chunk_size, _chunk_factors, _chunkwise, _chunkwise
 
 __all__ = [
     "MODES",
+    "check_hidden_states",
     "shared_position_factors",
     "RMSNorm",
     "group_rms_norm",
@@ -51,6 +52,22 @@ def _check_eps(eps) -> float:
     if not (eps >= 0 and math.isfinite(eps)):
         raise ValueError(f"eps must be finite and >= 0, got {eps}")
     return float(eps)
+
+
+def check_hidden_states(x, embed_dim: int, weight: Tensor, owner: str) -> Tensor:
+    """``x`` unchanged if it is a floating-point (B, T, embed_dim) tensor with the dtype and device of ``weight``
+    (one of the ``owner``'s weights, e.g. "layer"); otherwise a TypeError/ValueError naming ``x``."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if not torch.is_floating_point(x):
+        raise TypeError(f"x must have a floating-point dtype, got {x.dtype}")
+    if x.dim() != 3 or x.shape[-1] != embed_dim:
+        raise ValueError(f"x must be (B, T, embed_dim={embed_dim}), got shape {tuple(x.shape)}")
+    if x.dtype != weight.dtype:
+        raise TypeError(f"x has dtype {x.dtype} but the {owner}'s weights are {weight.dtype}")
+    if x.device != weight.device:
+        raise ValueError(f"x is on {x.device} but the {owner}'s weights are on {weight.device}")
+    return x
 
 
 def check_mode(mode) -> str:
@@ -217,16 +234,7 @@ class MultiScaleRetention(nn.Module):
         return self._gamma_cache[key]
 
     def _check_inputs(self, x, mode, chunk_size, state):
-        if not isinstance(x, Tensor):
-            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-        if not torch.is_floating_point(x):
-            raise TypeError(f"x must have a floating-point dtype, got {x.dtype}")
-        if x.dim() != 3 or x.shape[-1] != self.embed_dim:
-            raise ValueError(f"x must be (B, T, embed_dim={self.embed_dim}), got shape {tuple(x.shape)}")
-        if x.dtype != self.q_proj.weight.dtype:
-            raise TypeError(f"x has dtype {x.dtype} but the layer's weights are {self.q_proj.weight.dtype}")
-        if x.device != self.q_proj.weight.device:
-            raise ValueError(f"x is on {x.device} but the layer's weights are on {self.q_proj.weight.device}")
+        check_hidden_states(x, self.embed_dim, self.q_proj.weight, "layer")
         check_mode(mode)
         if mode == "chunkwise" and chunk_size is None:
             raise ValueError("chunk_size is required in chunkwise mode (a positive int)")

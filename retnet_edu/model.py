@@ -122,6 +122,17 @@ class TokenLM:
 
     max_len: int | None = None        # a model that cannot read longer inputs sets this
 
+    def _build_layout(self, config, make_block) -> None:
+        """``embed_tokens``, ``config.num_layers`` blocks from ``make_block()``, ``layer_norm``, ``output_projection``,
+        created in this order (it fixes which random numbers each module's initial weights get), then the embedding
+        and the output projection re-drawn from N(0, 1/embed_dim)."""
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.embed_dim)
+        self.layers = nn.ModuleList(make_block() for _ in range(config.num_layers))
+        self.layer_norm = RMSNorm(config.embed_dim, eps=config.norm_eps)
+        self.output_projection = nn.Linear(config.embed_dim, config.vocab_size, bias=False)
+        nn.init.normal_(self.embed_tokens.weight, mean=0.0, std=config.embed_dim ** -0.5)
+        nn.init.normal_(self.output_projection.weight, mean=0.0, std=config.embed_dim ** -0.5)
+
     def num_parameters(self, exclude_embeddings: bool = False) -> int:
         """The number of weights; ``exclude_embeddings`` leaves out the token embedding and output projection."""
         n = sum(p.numel() for p in self.parameters())
@@ -171,17 +182,9 @@ class RetNetLM(TokenLM, nn.Module):
             raise TypeError(f"config must be a RetNetConfig, got {type(config).__name__}")
         self.config = config
         gamma = config.gammas()
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.embed_dim)
-        self.layers = nn.ModuleList(
-            RetNetBlock(config.embed_dim, config.value_dim, config.num_heads, config.ffn_dim,
-                        norm_eps=config.norm_eps, activation=config.activation, dropout=config.dropout,
-                        gamma=gamma)
-            for _ in range(config.num_layers)
-        )
-        self.layer_norm = RMSNorm(config.embed_dim, eps=config.norm_eps)
-        self.output_projection = nn.Linear(config.embed_dim, config.vocab_size, bias=False)
-        nn.init.normal_(self.embed_tokens.weight, mean=0.0, std=config.embed_dim ** -0.5)
-        nn.init.normal_(self.output_projection.weight, mean=0.0, std=config.embed_dim ** -0.5)
+        self._build_layout(config, lambda: RetNetBlock(
+            config.embed_dim, config.value_dim, config.num_heads, config.ffn_dim, norm_eps=config.norm_eps,
+            activation=config.activation, dropout=config.dropout, gamma=gamma))
 
     def forward(self, tokens: Tensor, mode: str = "parallel", chunk_size: int | None = None,
                 state: RetNetState | None = None) -> tuple[Tensor, RetNetState]:

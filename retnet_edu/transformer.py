@@ -267,12 +267,7 @@ class TransformerLM(TokenLM, nn.Module):
         if not isinstance(config, TransformerConfig):
             raise TypeError(f"config must be a TransformerConfig, got {type(config).__name__}")
         self.config = config
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.embed_dim)
-        self.layers = nn.ModuleList(TransformerBlock(config) for _ in range(config.num_layers))
-        self.layer_norm = RMSNorm(config.embed_dim, eps=config.norm_eps)
-        self.output_projection = nn.Linear(config.embed_dim, config.vocab_size, bias=False)
-        nn.init.normal_(self.embed_tokens.weight, mean=0.0, std=config.embed_dim ** -0.5)
-        nn.init.normal_(self.output_projection.weight, mean=0.0, std=config.embed_dim ** -0.5)
+        self._build_layout(config, lambda: TransformerBlock(config))
 
     def forward(self, tokens: Tensor, cache: KVCache | None = None) -> tuple[Tensor, KVCache | None]:
         """``tokens``: (B, T) ids. Returns ``(logits, cache)``: logits (B, T, vocab).

@@ -184,7 +184,12 @@ def test_plot_accuracy_vs_length_and_curves():
 # ---------------------------------------------------------------------------------------------------------
 # exercise checkers
 # ---------------------------------------------------------------------------------------------------------
-def stack_value(tokens):
+def lra_median(s):
+    """LRA's MED: the lower-rounded mean of the two middle values of the sorted arguments."""
+    return (s[(len(s) - 1) // 2] + s[len(s) // 2]) // 2
+
+
+def stack_value(tokens, median=lra_median):
     stack = [[]]
     for tok in tokens:
         if tok.startswith("["):
@@ -192,8 +197,7 @@ def stack_value(tokens):
         elif tok == "]":
             op, *args = stack.pop()
             s = sorted(args)
-            stack[-1].append({"[MIN": s[0], "[MAX": s[-1], "[SM": sum(s) % 10,
-                              "[MED": (s[(len(s) - 1) // 2] + s[len(s) // 2]) // 2}[op])
+            stack[-1].append({"[MIN": s[0], "[MAX": s[-1], "[SM": sum(s) % 10, "[MED": median(s)}[op])
         else:
             stack[-1].append(int(tok))
     return stack[0][0]
@@ -206,18 +210,7 @@ def test_ex10_listops_value(capsys):
     assert "not answered yet" in capsys.readouterr().out
 
     def rounded_median(tokens):
-        stack = [[]]
-        for tok in tokens:
-            if tok.startswith("["):
-                stack.append([tok])
-            elif tok == "]":
-                op, *args = stack.pop()
-                s = sorted(args)
-                stack[-1].append({"[MIN": s[0], "[MAX": s[-1], "[SM": sum(s) % 10,
-                                  "[MED": round(float(np.median(s)) + 0.01)}[op])
-            else:
-                stack[-1].append(int(tok))
-        return stack[0][0]
+        return stack_value(tokens, median=lambda s: round(float(np.median(s)) + 0.01))
 
     assert not checks.ex10_listops_value(rounded_median)
     out = capsys.readouterr().out
