@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from retnet_edu.notebook import course_setup, get_device, seed_everything
+from retnet_edu.notebook import below, course_setup, get_device, seed_everything
 
 
 def test_course_setup_is_reproducible(capsys):
@@ -48,3 +48,10 @@ def test_get_device(monkeypatch):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             get_device("cuda")
+
+
+def test_below():
+    assert below(3e-16, 1e-12) == "< 1e-12"
+    with pytest.raises(AssertionError, match="2e-05 is not below 1e-05"):
+        below(2e-5, 1e-5)
+
