@@ -31,7 +31,6 @@ import argparse
 import dataclasses
 import json
 import math
-import numbers
 import os
 import random
 import statistics
@@ -45,6 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._args import check_fields, check_schedule
 from .hyena import HyenaConfig, HyenaLM, matched_hyena_config
 from .model import RetNetConfig, RetNetLM
 from .notebook import get_device
@@ -125,22 +125,11 @@ class LRAConfig:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
-        for name, minimum in (("seed", 0), ("length", 8), ("num_train", 1), ("num_test", 1), ("data_seed", 0),
-                              ("listops_depth", 1), ("listops_args", 2), ("num_pairs", 1), ("mqar_vocab", 4),
-                              ("embed_dim", 2), ("num_layers", 1), ("num_heads", 1), ("batch_size", 1),
-                              ("max_steps", 1), ("warmup_steps", 0), ("eval_interval", 1), ("eval_examples", 0),
-                              ("threads", 0)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum:
-                raise ValueError(f"{name} must be an int >= {minimum}, got {v!r}")
-        for name in ("lr", "min_lr", "weight_decay", "grad_clip", "beta1", "beta2", "power_a"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
-        if self.lr <= 0 or self.min_lr > self.lr:
-            raise ValueError(f"need 0 < lr and min_lr <= lr, got lr={self.lr}, min_lr={self.min_lr}")
-        if self.warmup_steps >= self.max_steps:
-            raise ValueError(f"warmup_steps ({self.warmup_steps}) must be smaller than max_steps ({self.max_steps})")
+        check_fields(self, dict(seed=0, length=8, num_train=1, num_test=1, data_seed=0, listops_depth=1, listops_args=2,
+                                num_pairs=1, mqar_vocab=4, embed_dim=2, num_layers=1, num_heads=1, batch_size=1,
+                                max_steps=1, warmup_steps=0, eval_interval=1, eval_examples=0, threads=0),
+                     reals=("lr", "min_lr", "weight_decay", "grad_clip", "beta1", "beta2", "power_a"))
+        check_schedule(self.lr, self.min_lr, self.warmup_steps, self.max_steps)
         if self.retnet_decay not in ("eq8", "lm"):
             raise ValueError(f"retnet_decay must be 'eq8' or 'lm' (γ = 1 is the 'linear' model), got "
                              f"{self.retnet_decay!r}")

@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._args import check_fields, check_schedule
 from .data import CharTokenizer, fixed_batches, load_corpus, random_batch, train_val_split
 from .model import RetNetConfig, RetNetLM
 from .notebook import get_device
@@ -124,34 +125,22 @@ class TrainConfig:
     val_fraction: float = 0.1
 
     def __post_init__(self):
-        def positive_int(name, minimum=1):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum:
-                raise ValueError(f"{name} must be an int >= {minimum}, got {v!r}")
-
-        for name in ("chunk_size", "embed_dim", "num_layers", "num_heads", "block_size", "batch_size",
-                     "max_steps", "eval_interval", "eval_batches", "checkpoint_interval", "log_interval"):
-            positive_int(name)
-        for name in ("warmup_steps", "seed", "eval_seed", "threads"):
-            positive_int(name, 0)
+        ints = dict.fromkeys(("chunk_size", "embed_dim", "num_layers", "num_heads", "block_size", "batch_size",
+                              "max_steps", "eval_interval", "eval_batches", "checkpoint_interval", "log_interval"), 1)
+        check_fields(self, {**ints, **dict.fromkeys(("warmup_steps", "seed", "eval_seed", "threads"), 0)})
         for name, allowed in (("model", MODELS), ("mode", TRAIN_MODES), ("precision", PRECISIONS),
                               ("decay", ("eq8", "lm", "none")), ("device", ("auto", "cuda", "mps", "cpu"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        for name in ("lr", "min_lr", "weight_decay", "grad_clip", "beta1", "beta2", "dropout", "val_fraction"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
-        if self.lr <= 0 or self.min_lr > self.lr:
-            raise ValueError(f"need 0 < lr and min_lr <= lr, got lr={self.lr}, min_lr={self.min_lr}")
+        check_fields(self, reals=("lr", "min_lr", "weight_decay", "grad_clip", "beta1", "beta2", "dropout",
+                                  "val_fraction"))
+        check_schedule(self.lr, self.min_lr, self.warmup_steps, self.max_steps)
         if not (self.beta1 < 1 and self.beta2 < 1):
             raise ValueError(f"beta1 and beta2 must be < 1, got {self.beta1}, {self.beta2}")
         if not self.dropout < 1:
             raise ValueError(f"dropout must be < 1, got {self.dropout}")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"val_fraction must lie in (0, 1), got {self.val_fraction}")
-        if self.warmup_steps >= self.max_steps:
-            raise ValueError(f"warmup_steps ({self.warmup_steps}) must be smaller than max_steps ({self.max_steps})")
         if not isinstance(self.name, str) or not isinstance(self.out_dir, str) or not isinstance(self.data_path, str):
             raise TypeError("name, out_dir and data_path must be strings")
 
