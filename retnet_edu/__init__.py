@@ -1,16 +1,24 @@
 """retnet_edu: the Retentive Network (Sun et al. 2023, arXiv 2307.08621) from first principles.
 
-Layers, lowest first (a module imports only from those before it):
+The folder tree is the architecture. Read the core first, top to bottom; everything else is built on it.
 
-- ``_args`` (argument checks), ``notebook`` (course_setup, get_device), ``measure`` (timing and memory helpers),
-  ``data`` (the corpus and its tokenizer), ``tasks`` (generated long-range tasks);
-- ``retention`` (the equations), ``position`` (the rotation);
-- ``official_scaling`` (torchscale's per-mode rescalings), ``buggy`` (broken variants for exercises);
-- ``layers`` (RMSNorm, MultiScaleRetention, RetNetBlock), ``numerics`` (the proof lab's tools);
-- ``model`` (RetNetConfig, RetNetLM), ``torchscale_compat`` (official weights);
-- ``transformer`` (the equal-size baseline with a KV cache), then ``hyena`` (the Hyena operator and LM);
-- ``train`` (the trainer and its CLI), then ``bench`` (cost benchmarks) and ``lra`` (the mini-LRA runner);
-- ``viz`` and ``checks`` (what the notebooks draw and how exercises are checked).
+- the paper (core): ``retention.py`` (eq. 5-7 as plain functions), ``position.py`` (the rotation Θ),
+  ``layers.py`` (multi-scale retention eq. 8, the block eq. 9), ``model.py`` (the language model),
+  ``torchscale_compat.py`` (official weights), on top of ``_args.py`` (argument checks), ``kernels.py`` (the
+  named fast paths, tested equal to the plain functions) and ``lm.py`` (the protocol every language model follows);
+- ``baselines/``: what RetNet is compared with (the Transformer, Hyena);
+- ``experiments/``: what is run and measured (data, tasks, the one training loop, the trainers, benchmarks);
+- ``course/``: what only the notebooks use (the preamble, figures and checkers per notebook, the proof lab).
+
+Layers, lowest first (a module imports only from entries listed before its own, or from its own entry without a
+cycle; a dotted entry covers a package and every module in it):
+
+``_args``, ``kernels``, ``retention``, ``position``, ``layers``, ``lm``, ``model``, ``torchscale_compat``,
+``baselines.transformer``, ``baselines.hyena``,
+``experiments.runtime``, ``experiments.measure``, ``experiments.data``, ``experiments.tasks``,
+``experiments.train``, ``experiments.bench``, ``experiments.lra``,
+``course.notebook``, ``course.official_scaling``, ``course.buggy``, ``course.numerics``, ``course.viz``,
+``course.checks``.
 """
 
 __version__ = "0.1.0"

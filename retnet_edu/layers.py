@@ -26,9 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._args import check_int as _check_dim
-from .position import _rotate_pairs, _rotation_factors
-from .retention import _check_chunk_size, _chunk_factors, _chunkwise, _chunkwise_batched, _recurrent, decay_gammas
+from retnet_edu._args import check_int as _check_dim
+from retnet_edu.position import _rotate_pairs, _rotation_factors
+from retnet_edu.retention import _check_chunk_size, _chunk_factors, _chunkwise, _chunkwise_batched, _recurrent, decay_gammas
 
 __all__ = [
     "MODES",

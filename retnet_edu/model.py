@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-from .layers import RetentionState, RetNetBlock, RMSNorm, check_mode, shared_position_factors
-from .retention import decay_gammas, lm_decay_gammas
+from retnet_edu.layers import RetentionState, RetNetBlock, RMSNorm, check_mode, shared_position_factors
+from retnet_edu.retention import decay_gammas, lm_decay_gammas
 
 __all__ = ["RetNetConfig", "RetNetState", "RetNetLM", "TokenLM", "sample_next_token"]
 

@@ -32,7 +32,7 @@ import numbers
 import torch
 from torch import Tensor
 
-from ._args import check_int as _check_count
+from retnet_edu._args import check_int as _check_count
 
 __all__ = [
     "decay_gammas",

@@ -23,9 +23,9 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor
 
-from .model import RetNetConfig, RetNetLM
-from .position import rotation_angles
-from .retention import decay_gammas
+from retnet_edu.model import RetNetConfig, RetNetLM
+from retnet_edu.position import rotation_angles
+from retnet_edu.retention import decay_gammas
 
 __all__ = [
     "TORCHSCALE_VERSION",

@@ -1,4 +1,4 @@
-"""retnet_edu.bench: the command line in --quick mode writes results of the documented schema (numbers positive and
+"""retnet_edu.experiments.bench: the command line in --quick mode writes results of the documented schema (numbers positive and
 finite, never their size), the cost model matches a count by hand, the decoding state/cache have the right sizes,
 and the device dispatch (CUDA events, synchronize, max_memory_allocated) is exercised with stand-ins on the CPU.
 No test asserts a wall-clock time."""
@@ -12,10 +12,10 @@ import pytest
 import torch
 
 import retnet_edu
-from retnet_edu import bench
+from retnet_edu.experiments import bench
 from retnet_edu.model import RetNetLM
 from retnet_edu.torchscale_compat import import_torchscale
-from retnet_edu.transformer import KVCache, TransformerLM
+from retnet_edu.baselines.transformer import KVCache, TransformerLM
 
 MACHINE_KEYS = {"cpu", "cores", "python", "platform", "torch", "threads", "device", "gpu", "load_avg_before",
                 "load_avg_after"}
@@ -57,7 +57,7 @@ def run_cli(command, tmp_path, *extra):
     data = bench.load_result(path)
     assert TOP_KEYS <= set(data) and data["schema"] == bench.SCHEMA and data["command"] == command
     assert data["quick"] is True
-    assert data["command_line"] == f"python -m retnet_edu.bench {command} --quick --out {tmp_path}" + \
+    assert data["command_line"] == f"python -m retnet_edu.experiments.bench {command} --quick --out {tmp_path}" + \
         "".join(f" {e}" for e in extra)
     assert MACHINE_KEYS <= set(data["machine"]) and data["machine"]["device"] == "cpu"
     assert data["machine"]["threads"] == 1 and data["machine"]["cores"] >= 1

@@ -1,10 +1,10 @@
-"""retnet_edu.buggy: each broken variant is wrong, and wrong exactly in the documented way (float64, vs tests/naive.py)."""
+"""retnet_edu.course.buggy: each broken variant is wrong, and wrong exactly in the documented way (float64, vs tests/naive.py)."""
 
 import naive
 import pytest
 import torch
 
-from retnet_edu.buggy import (
+from retnet_edu.course.buggy import (
     BUG_LABELS,
     VARIANTS,
     _answer_key,

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from retnet_edu import checks
+from retnet_edu.course import checks
 from retnet_edu.position import apply_rotation, rotate_every_two
 from retnet_edu.retention import decay_gammas, decay_mask, lm_decay_gammas, parallel_retention
 

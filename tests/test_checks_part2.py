@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from retnet_edu import checks
-from retnet_edu.buggy import BUG_LABELS, _answer_key
+from retnet_edu.course import checks
+from retnet_edu.course.buggy import BUG_LABELS, _answer_key
 from retnet_edu.retention import _powers
 
 

@@ -1,4 +1,4 @@
-"""retnet_edu.data: the corpus (conversion, checksum), the character tokenizer, the split and random batches."""
+"""retnet_edu.experiments.data: the corpus (conversion, checksum), the character tokenizer, the split and random batches."""
 
 import io
 import zipfile
@@ -8,8 +8,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retnet_edu import data
-from retnet_edu.data import (
+from retnet_edu.experiments import data
+from retnet_edu.experiments.data import (
     CharTokenizer,
     CorpusError,
     fixed_batches,

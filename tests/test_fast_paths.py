@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from retnet_edu import layers as L
 from retnet_edu.layers import MultiScaleRetention, RetentionState, group_rms_norm, shared_position_factors
-from retnet_edu.measure import peak_tensor_bytes
+from retnet_edu.experiments.measure import peak_tensor_bytes
 from retnet_edu.model import RetNetConfig, RetNetLM
 from retnet_edu.position import _rotate_pairs, _rotation_factors, apply_rotation
 from retnet_edu.retention import (

@@ -1,4 +1,4 @@
-"""The Hyena operator (retnet_edu.hyena) against loops written from its definition (float64), plus causality,
+"""The Hyena operator (retnet_edu.baselines.hyena) against loops written from its definition (float64), plus causality,
 gradients, parameter counts and bad input."""
 
 import math
@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retnet_edu.hyena import (
+from retnet_edu.baselines.hyena import (
     HyenaBlock,
     HyenaConfig,
     HyenaLM,
@@ -22,7 +22,7 @@ from retnet_edu.hyena import (
     matched_hyena_config,
 )
 from retnet_edu.model import RetNetConfig
-from retnet_edu.transformer import retnet_num_parameters
+from retnet_edu.baselines.transformer import retnet_num_parameters
 
 TOL = 1e-12
 

@@ -1,4 +1,4 @@
-"""The mini-LRA runner (retnet_edu.lra): equal budgets, one head for every model, seeded runs, the CLI, summaries."""
+"""The mini-LRA runner (retnet_edu.experiments.lra): equal budgets, one head for every model, seeded runs, the CLI, summaries."""
 
 import dataclasses
 import json
@@ -9,11 +9,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from retnet_edu import lra
-from retnet_edu.hyena import HyenaLM
+from retnet_edu.experiments import lra
+from retnet_edu.baselines.hyena import HyenaLM
 from retnet_edu.model import RetNetLM
-from retnet_edu.tasks import IGNORE, mini_listops
-from retnet_edu.transformer import TransformerLM
+from retnet_edu.experiments.tasks import IGNORE, mini_listops
+from retnet_edu.baselines.transformer import TransformerLM
 
 
 @pytest.mark.parametrize("task,length,d,L,H", [("listops", 64, 64, 2, 4), ("mqar", 128, 64, 2, 4),

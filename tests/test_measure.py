@@ -1,9 +1,9 @@
-"""retnet_edu.measure: timing helper, the peak-tensor-memory counter, analytic retention costs."""
+"""retnet_edu.experiments.measure: timing helper, the peak-tensor-memory counter, analytic retention costs."""
 
 import pytest
 import torch
 
-from retnet_edu.measure import median_time, peak_tensor_bytes, retention_costs
+from retnet_edu.experiments.measure import median_time, peak_tensor_bytes, retention_costs
 from retnet_edu.retention import chunkwise_retention, decay_gammas, parallel_retention, recurrent_retention
 
 

@@ -1,4 +1,4 @@
-"""retnet_edu.notebook: the stable preamble and device selection."""
+"""retnet_edu.course.notebook: the stable preamble and device selection."""
 
 import random
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from retnet_edu.notebook import below, course_setup, get_device, seed_everything
+from retnet_edu.course.notebook import below, course_setup, get_device, seed_everything
 
 
 def test_course_setup_is_reproducible(capsys):

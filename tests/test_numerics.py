@@ -1,4 +1,4 @@
-"""retnet_edu.numerics: error measures, mode comparisons (forward and backward), the seeded sweep, the bug
+"""retnet_edu.course.numerics: error measures, mode comparisons (forward and backward), the seeded sweep, the bug
 diagnosis, and the low-precision facts (γ rounding, split-decay overflow, log-space masks)."""
 
 import math
@@ -7,8 +7,8 @@ import naive
 import pytest
 import torch
 
-from retnet_edu.buggy import VARIANTS
-from retnet_edu.numerics import (
+from retnet_edu.course.buggy import VARIANTS
+from retnet_edu.course.numerics import (
     compare_modes,
     diagnose,
     format_diagnosis,
@@ -22,7 +22,7 @@ from retnet_edu.numerics import (
     split_decay_overflow_length,
     tolerance,
 )
-from retnet_edu.official_scaling import official_recurrent
+from retnet_edu.course.official_scaling import official_recurrent
 from retnet_edu.retention import chunkwise_retention, decay_gammas, decay_mask
 
 

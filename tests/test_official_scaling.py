@@ -1,4 +1,4 @@
-"""retnet_edu.official_scaling: torchscale 0.3.0's per-mode rescalings, checked three ways.
+"""retnet_edu.course.official_scaling: torchscale 0.3.0's per-mode rescalings, checked three ways.
 
 1. Each mode's pre-norm rows are the bare retention rows times a positive factor, and the factor is the documented
    one (1/(√S_n a_n), 1/√S_n, 1/(√S_j max(c_j, s_i))), in float64 to 1e-12.
@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from retnet_edu.layers import group_rms_norm
-from retnet_edu.official_scaling import (
+from retnet_edu.course.official_scaling import (
     official_chunkwise,
     official_parallel,
     official_prenorm,

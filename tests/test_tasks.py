@@ -1,4 +1,4 @@
-"""The generated tasks (retnet_edu.tasks): mini-ListOps checked by an independent evaluator, MQAR checked
+"""The generated tasks (retnet_edu.experiments.tasks): mini-ListOps checked by an independent evaluator, MQAR checked
 example by example, class balance, determinism and bad input."""
 
 import random
@@ -6,7 +6,7 @@ import random
 import pytest
 import torch
 
-from retnet_edu.tasks import (
+from retnet_edu.experiments.tasks import (
     IGNORE,
     LISTOPS_VOCAB,
     TaskData,

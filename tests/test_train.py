@@ -1,4 +1,4 @@
-"""retnet_edu.train: schedule, optimiser, RNG state, atomic checkpoints, the loop (cpu-tiny), resume after a real
+"""retnet_edu.experiments.train: schedule, optimiser, RNG state, atomic checkpoints, the loop (cpu-tiny), resume after a real
 kill (bit-exact), NaN stop, the command line and sampling."""
 
 import json
@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import torch
 
-from retnet_edu import train as T
+from retnet_edu.experiments import train as T
 from retnet_edu.model import RetNetLM
-from retnet_edu.transformer import TransformerLM, retnet_num_parameters
+from retnet_edu.baselines.transformer import TransformerLM, retnet_num_parameters
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -252,7 +252,7 @@ def test_resume_in_process_is_exact(data, tmp_path):
 # a real process, really killed
 # ---------------------------------------------------------------------------------------------------------
 def _cli(*args):
-    return [sys.executable, "-m", "retnet_edu.train", *args]
+    return [sys.executable, "-m", "retnet_edu.experiments.train", *args]
 
 
 def _env():

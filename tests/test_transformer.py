@@ -1,4 +1,4 @@
-"""retnet_edu.transformer: attention against a loop written from the formula, KV-cache decoding equal to the full
+"""retnet_edu.baselines.transformer: attention against a loop written from the formula, KV-cache decoding equal to the full
 forward (float64), generation, parameter counts and matching, bad input."""
 
 import math
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from retnet_edu.model import RetNetConfig, RetNetLM
 from retnet_edu.position import apply_rotation
-from retnet_edu.transformer import (
+from retnet_edu.baselines.transformer import (
     KVCache,
     TransformerConfig,
     TransformerLM,

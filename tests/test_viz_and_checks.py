@@ -10,8 +10,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from retnet_edu import checks  # noqa: E402
-from retnet_edu.viz import plot_decay_curves  # noqa: E402
+from retnet_edu.course import checks  # noqa: E402
+from retnet_edu.course.viz import plot_decay_curves  # noqa: E402
 
 
 def test_plot_decay_curves_data():

@@ -11,9 +11,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from retnet_edu import checks  # noqa: E402
-from retnet_edu.train import lr_at  # noqa: E402
-from retnet_edu.viz import plot_loss_curves, plot_lr_schedule  # noqa: E402
+from retnet_edu.course import checks  # noqa: E402
+from retnet_edu.experiments.train import lr_at  # noqa: E402
+from retnet_edu.course.viz import plot_loss_curves, plot_lr_schedule  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent.parent / "data" / "results"
 
@@ -59,7 +59,7 @@ def test_recorded_results_are_loss_curves():
     for name in ("cpu-retnet.json", "cpu-transformer.json"):
         log = json.loads((RESULTS / name).read_text())
         assert log["config"]["name"] == "cpu" and log["history"]["status"] == "finished"
-        assert log["command"].startswith("python -m retnet_edu.train --config cpu")
+        assert log["command"].startswith("python -m retnet_edu.experiments.train --config cpu")
         d = plot_loss_curves({name: log})
         assert d["steps"][name][-1] == log["config"]["max_steps"] and d["val"][name][-1] < 2.0
         plt.close(d["fig"])

@@ -8,8 +8,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from retnet_edu import checks  # noqa: E402
-from retnet_edu.viz import (  # noqa: E402
+from retnet_edu.course import checks  # noqa: E402
+from retnet_edu.course.viz import (  # noqa: E402
     benchmark_provenance,
     plot_benchmark,
     plot_decode_benchmark,
@@ -31,7 +31,7 @@ def decode_result():
                          "speed_ratio": (2.0 + t / 256 * batch) / 2.0, "ideal_ratio": 1 + t / 64,
                          "state_bytes_exact": 131072 * batch, "kv_bytes_exact": 4096 * t * batch,
                          "retnet_step_peak_bytes": 300000 * batch, "transformer_step_peak_bytes": 4096 * t * batch + 9})
-    return {"schema": "retnet_edu.bench/1", "command": "decode", "command_line": "python -m retnet_edu.bench decode",
+    return {"schema": "retnet_edu.experiments.bench/1", "command": "decode", "command_line": "python -m retnet_edu.experiments.bench decode",
             "date": "2026-11-29T10:00:00+00:00", "machine": MACHINE, "rows": rows}
 
 
@@ -87,7 +87,7 @@ def official_result():
             for T, base in ((512, 0.9), (2048, 0.6)) for lvl in ("msr", "decoder")
             for m, r in (("parallel", base), ("recurrent", 0.95))]
     return {"command": "official", "rows": rows, "settings": {"torchscale": "0.3.0"}, "machine": MACHINE,
-            "command_line": "python -m retnet_edu.bench official", "date": "2026-11-29"}
+            "command_line": "python -m retnet_edu.experiments.bench official", "date": "2026-11-29"}
 
 
 def test_plot_official_benchmark_data():
@@ -107,7 +107,7 @@ def test_plot_benchmark_dispatch_and_provenance():
         assert any("Test CPU" in t and "1 thread(s)" in t and "load 0.50" in t for t in texts)
         plt.close(d["fig"])
     line = benchmark_provenance(decode_result())
-    assert line.startswith("python -m retnet_edu.bench decode") and "torch 2.13.0," in line
+    assert line.startswith("python -m retnet_edu.experiments.bench decode") and "torch 2.13.0," in line
     for bad in ({"command": "nope"}, {"command": "decode", "rows": []}, []):
         with pytest.raises(ValueError):
             plot_benchmark(bad)

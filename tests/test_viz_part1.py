@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from retnet_edu import viz  # noqa: E402
+from retnet_edu.course import viz  # noqa: E402
 from retnet_edu.position import apply_rotation, rotation_angles  # noqa: E402
 from retnet_edu.retention import decay_gammas, decay_mask, lm_decay_gammas  # noqa: E402
 

@@ -11,13 +11,14 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from retnet_edu import checks, lra  # noqa: E402
-from retnet_edu.hyena import direct_causal_conv  # noqa: E402
+from retnet_edu.course import checks  # noqa: E402
+from retnet_edu.experiments import lra  # noqa: E402
+from retnet_edu.baselines.hyena import direct_causal_conv  # noqa: E402
 from retnet_edu.position import apply_rotation  # noqa: E402
 from retnet_edu.retention import parallel_retention  # noqa: E402
-from retnet_edu.tasks import IGNORE, LISTOPS_VOCAB, listops_value, mini_listops, mqar  # noqa: E402
-from retnet_edu.transformer import causal_attention  # noqa: E402
-from retnet_edu.viz import (  # noqa: E402
+from retnet_edu.experiments.tasks import IGNORE, LISTOPS_VOCAB, listops_value, mini_listops, mqar  # noqa: E402
+from retnet_edu.baselines.transformer import causal_attention  # noqa: E402
+from retnet_edu.course.viz import (  # noqa: E402
     plot_accuracy_curves,
     plot_accuracy_vs_length,
     plot_hyena_filters,
@@ -220,7 +221,7 @@ def test_ex10_listops_value(capsys):
     assert not checks.ex10_listops_value(lambda tokens: "5")
     assert "✗" in capsys.readouterr().out
     # the package's own evaluator (trees) passes too
-    from retnet_edu.tasks import listops_expressions
+    from retnet_edu.experiments.tasks import listops_expressions
     assert all(stack_value(list(t)) == v for t, v in listops_expressions(50, 5, 40, seed=1))
     assert listops_value(("SM", [1, 2])) == 3
 

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from retnet_edu.viz import (  # noqa: E402
+from retnet_edu.course.viz import (  # noqa: E402
     CHUNK_BLOCK_LABELS,
     chunk_block_labels,
     plot_chunk_blocks,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The mini-LRA sweep: every model × task × length × seed, one ``python -m retnet_edu.lra`` process per run.
+"""The mini-LRA sweep: every model × task × length × seed, one ``python -m retnet_edu.experiments.lra`` process per run.
 
     python benchmarks/mini_lra/sweep.py                  # the recorded sweep (resumes: finished runs are skipped)
     python benchmarks/mini_lra/sweep.py --dry-run        # list the runs and what is already done
@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
-from retnet_edu.lra import MODELS, TASKS, format_table, load_results, summarize  # noqa: E402
+from retnet_edu.experiments.lra import MODELS, TASKS, format_table, load_results, summarize  # noqa: E402
 
 
 def runs(tasks, lengths, models, seeds):
@@ -40,7 +40,7 @@ def write_report(results_dir: Path) -> list[dict]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from retnet_edu.viz import plot_accuracy_vs_length
+    from retnet_edu.course.viz import plot_accuracy_vs_length
 
     results = load_results(results_dir)
     rows = summarize(results)
@@ -98,7 +98,7 @@ def main(argv=None) -> int:
                 out_arg = str(out.resolve().relative_to(ROOT))
             except ValueError:
                 out_arg = str(out)
-            cmd = [sys.executable, "-m", "retnet_edu.lra", "--preset", ns.preset, "--task", t, "--model", m,
+            cmd = [sys.executable, "-m", "retnet_edu.experiments.lra", "--preset", ns.preset, "--task", t, "--model", m,
                    "--seed", str(s), "--length", str(L), "--out", out_arg, "--no-progress"]
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                     text=True, preexec_fn=(lambda: os.nice(ns.nice)) if ns.nice else None)

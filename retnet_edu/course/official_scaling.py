@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .retention import _check_chunk_size, _check_qkv, _decay_dtype, _mask
+from retnet_edu.retention import _check_chunk_size, _check_qkv, _decay_dtype, _mask
 
 __all__ = [
     "partial_decay_sums",

@@ -681,7 +681,7 @@ def ex05_decay_split(answer) -> Verdict:
 def ex05_state_update(fn) -> Verdict:
     """Exercise 05.2: ``fn(k, v, gamma, R_prev) -> R``, the chunk state update of eq. 7 for a chunk of any length b
     (k: (B, H, b, d_k), v: (B, H, b, d_v), gamma: (H,), R_prev: (B, H, d_k, d_v))."""
-    from .retention import _powers, chunk_state_update
+    from retnet_edu.retention import _powers, chunk_state_update
 
     name = "Exercise 05.2"
     pending = _expect_callable(name, fn, "fn(k, v, gamma, R_prev)")
@@ -728,7 +728,7 @@ def ex05_balance_chunk_size(B) -> Verdict:
 def ex06_overflow_length(T) -> Verdict:
     """Exercise 06.1: the first sequence length T at which the split decay γ^n · γ^(-m) overflows float16 for the
     fastest head, γ = 31/32."""
-    from .numerics import split_decay_overflow_length
+    from retnet_edu.course.numerics import split_decay_overflow_length
 
     name = "Exercise 06.1"
     if unanswered(T):
@@ -786,8 +786,8 @@ _BUG_HINTS = {
 
 def ex06_find_the_bug(answers) -> Verdict:
     """Exercise 06.4: name the bug of each mystery variant: ``{"A": label, …, "D": label}`` with labels from
-    ``retnet_edu.buggy.BUG_LABELS``."""
-    from .buggy import BUG_LABELS, _answer_key
+    ``retnet_edu.course.buggy.BUG_LABELS``."""
+    from retnet_edu.course.buggy import BUG_LABELS, _answer_key
 
     name = "Exercise 06.4"
     if unanswered(answers) or (isinstance(answers, dict) and any(unanswered(a) for a in answers.values())):
@@ -807,7 +807,7 @@ def ex06_find_the_bug(answers) -> Verdict:
 
 def ex07_layer_params(fn) -> Verdict:
     """Exercise 07.1: ``fn(d, value_dim, ffn_dim) -> int``, the number of parameters of one ``RetNetBlock``."""
-    from .layers import RetNetBlock
+    from retnet_edu.layers import RetNetBlock
 
     name = "Exercise 07.1"
     pending = _expect_callable(name, fn, "fn(d, value_dim, ffn_dim)")
@@ -846,8 +846,8 @@ def ex07_ffn_width(F) -> Verdict:
 def ex07_official_state(fn) -> Verdict:
     """Exercise 07.3: ``fn(prev_key_value, scale) -> S``: the package's recurrent state (B, H, d_k, d_v) from the
     official one (``prev_key_value`` (B, H, d_v, d_k), ``scale`` (H,))."""
-    from .official_scaling import official_recurrent
-    from .retention import decay_gammas, recurrent_retention
+    from retnet_edu.course.official_scaling import official_recurrent
+    from retnet_edu.retention import decay_gammas, recurrent_retention
 
     name = "Exercise 07.3"
     pending = _expect_callable(name, fn, "fn(prev_key_value, scale)")
@@ -878,7 +878,7 @@ def ex07_official_state(fn) -> Verdict:
 def ex07_greedy_decode(fn) -> Verdict:
     """Exercise 07.4: ``fn(model, prompt, n_new) -> tokens``: greedy decoding that reads the prompt (1, T) once in
     parallel mode and then adds one token per recurrent step, carrying the state. Returns (1, T + n_new)."""
-    from .model import RetNetConfig, RetNetLM
+    from retnet_edu.model import RetNetConfig, RetNetLM
 
     name = "Exercise 07.4"
     pending = _expect_callable(name, fn, "fn(model, prompt, n_new)")
@@ -921,7 +921,7 @@ __all__ += ["ex08_uniform_loss", "ex08_lr_schedule", "ex08_kv_crossover"]
 def ex08_uniform_loss(loss) -> Verdict:
     """Exercise 08.1: the cross-entropy (nats per character) of a model that gives each of the corpus's
     characters the same probability."""
-    from .data import CORPUS_VOCAB_SIZE
+    from retnet_edu.experiments.data import CORPUS_VOCAB_SIZE
 
     name, V = "Exercise 08.1", CORPUS_VOCAB_SIZE
     if unanswered(loss):
@@ -942,8 +942,8 @@ def ex08_uniform_loss(loss) -> Verdict:
 
 def ex08_lr_schedule(fn) -> Verdict:
     """Exercise 08.2: ``fn(step, lr, min_lr, warmup_steps, max_steps)``, the warm-up + cosine learning rate of
-    ``retnet_edu.train.lr_at`` (checked on several settings, every step and a few steps past the end)."""
-    from .train import lr_at
+    ``retnet_edu.experiments.train.lr_at`` (checked on several settings, every step and a few steps past the end)."""
+    from retnet_edu.experiments.train import lr_at
 
     name = "Exercise 08.2"
     if unanswered(fn):
@@ -985,7 +985,7 @@ def ex08_lr_schedule(fn) -> Verdict:
                     hint = ("after the warm-up: p = (step - warmup_steps)/(max_steps - warmup_steps), "
                             "rate = min_lr + ½(1 + cos πp)(lr - min_lr)")
             return report(name, False, "", f"{hint} (first wrong rate at {where}: yours is {got:.6g})")
-    return report(name, True, "warm-up and cosine decay agree with retnet_edu.train.lr_at at every step", "")
+    return report(name, True, "warm-up and cosine decay agree with retnet_edu.experiments.train.lr_at at every step", "")
 
 
 def ex08_kv_crossover(tokens, embed_dim: int = 384, num_heads: int = 6) -> Verdict:
@@ -1129,7 +1129,7 @@ __all__ += ["ex10_listops_value", "ex10_causal_fft_conv", "ex10_guessing_plateau
 def ex10_listops_value(fn) -> Verdict:
     """Exercise 10.1: ``fn(tokens)`` evaluates a ListOps expression given as a list of token strings
     (``"[MIN"``, ``"[MAX"``, ``"[MED"``, ``"[SM"``, digits, ``"]"``) and returns its value, an int 0-9."""
-    from .tasks import listops_expressions
+    from retnet_edu.experiments.tasks import listops_expressions
 
     name = "Exercise 10.1"
     if unanswered(fn):
@@ -1218,8 +1218,8 @@ def ex10_hyena_ffn_width(F, embed_dim: int = 64, num_layers: int = 2, num_heads:
     """Exercise 10.4: the feed-forward width F that gives a Hyena LM (width 64, 2 layers, filter_dim 16,
     pos_dim 9, short kernel 3) the parameter count of the RetNet LM of the same width, depth, heads and vocabulary
     (``RetNetConfig`` defaults otherwise), rounded to the nearest int."""
-    from .hyena import matched_hyena_config
-    from .model import RetNetConfig
+    from retnet_edu.baselines.hyena import matched_hyena_config
+    from retnet_edu.model import RetNetConfig
 
     name = "Exercise 10.4"
     if unanswered(F):

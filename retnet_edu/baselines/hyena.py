@@ -43,10 +43,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._args import check_int as _check_int, check_real as _check_real
-from .layers import GatedFeedForward, RMSNorm, check_hidden_states
-from .model import RetNetConfig, TokenLM
-from .transformer import retnet_num_parameters
+from retnet_edu._args import check_int as _check_int, check_real as _check_real
+from retnet_edu.layers import GatedFeedForward, RMSNorm, check_hidden_states
+from retnet_edu.model import RetNetConfig, TokenLM
+from retnet_edu.baselines.transformer import retnet_num_parameters
 
 __all__ = [
     "fft_causal_conv",

@@ -1,12 +1,12 @@
 r"""What RetNet buys, measured: decoding with a fixed-size state vs a KV cache, the training cost of the retention
 modes, and the package vs the official code (notebook 09).
 
-Command line (``python -m retnet_edu.bench --help``)::
+Command line (``python -m retnet_edu.experiments.bench --help``)::
 
-    python -m retnet_edu.bench decode            # RetNetLM recurrent decoding vs the Transformer's KV cache
-    python -m retnet_edu.bench train             # forward + backward: parallel vs chunkwise retention vs attention
-    python -m retnet_edu.bench official          # our modules vs torchscale 0.3.0: same outputs, time ratio
-    python -m retnet_edu.bench decode --quick    # seconds (the tests run every sub-command this way)
+    python -m retnet_edu.experiments.bench decode            # RetNetLM recurrent decoding vs the Transformer's KV cache
+    python -m retnet_edu.experiments.bench train             # forward + backward: parallel vs chunkwise retention vs attention
+    python -m retnet_edu.experiments.bench official          # our modules vs torchscale 0.3.0: same outputs, time ratio
+    python -m retnet_edu.experiments.bench decode --quick    # seconds (the tests run every sub-command this way)
 
 Each sub-command prints a table and writes ``<out>/<command>-<device>.json`` and ``.png`` (``--out``, default
 ``runs/bench/``, git-ignored; the course's recorded runs are in ``benchmarks/``, written with ``--out benchmarks``).
@@ -21,7 +21,7 @@ How things are measured:
   stays meaningful. Reported: the median and the quartiles of the blocks. On CUDA a block is timed with CUDA events
   (``torch.cuda.Event``) after ``torch.cuda.synchronize()``; on the CPU with ``time.perf_counter``.
 - **Memory**: on the CPU, the peak bytes held at once by tensors that PyTorch operators create during the call
-  (``retnet_edu.measure.peak_tensor_bytes``: deterministic; it counts operator outputs, autograd's saved tensors
+  (``retnet_edu.experiments.measure.peak_tensor_bytes``: deterministic; it counts operator outputs, autograd's saved tensors
   and gradients, not the allocator's caching, BLAS scratch or anything outside PyTorch; it agrees with an
   allocator-level ``torch.profiler`` memory trace to the byte on the calls measured here, see
   ``benchmarks/README.md``); on CUDA, ``torch.cuda.max_memory_allocated`` minus what was allocated before the call.
@@ -59,14 +59,14 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from ._args import check_int as _check_positive_int
-from .data import CORPUS_VOCAB_SIZE
-from .layers import RetentionState, RetNetBlock
-from .measure import peak_tensor_bytes
-from .model import RetNetConfig, RetNetLM, RetNetState
-from .notebook import get_device
-from .train import get_config, model_configs
-from .transformer import KVCache, TransformerBlock, TransformerConfig, TransformerLM
+from retnet_edu._args import check_int as _check_positive_int
+from retnet_edu.experiments.data import CORPUS_VOCAB_SIZE
+from retnet_edu.layers import RetentionState, RetNetBlock
+from retnet_edu.experiments.measure import peak_tensor_bytes
+from retnet_edu.model import RetNetConfig, RetNetLM, RetNetState
+from retnet_edu.experiments.runtime import get_device
+from retnet_edu.experiments.train import get_config, model_configs
+from retnet_edu.baselines.transformer import KVCache, TransformerBlock, TransformerConfig, TransformerLM
 
 __all__ = [
     "SCHEMA",
@@ -97,7 +97,7 @@ __all__ = [
     "main",
 ]
 
-SCHEMA = "retnet_edu.bench/1"
+SCHEMA = "retnet_edu.experiments.bench/1"
 COMMANDS = ("decode", "train", "official")
 DECODE_CONTEXTS = tuple(2 ** i for i in range(7, 15))       # 128 … 16384, doubling
 TRAIN_LENGTHS = tuple(2 ** i for i in range(9, 14))         # 512 … 8192
@@ -141,7 +141,7 @@ def _dtype_name(dtype: torch.dtype) -> str:
 # model sizes
 # ----------------------------------------------------------------------------------------------------------
 def model_sizes(name: str, vocab_size: int = CORPUS_VOCAB_SIZE) -> tuple[RetNetConfig, TransformerConfig]:
-    """The RetNet and the parameter-matched Transformer of the training config ``name`` (``retnet_edu.train``):
+    """The RetNet and the parameter-matched Transformer of the training config ``name`` (``retnet_edu.experiments.train``):
     "cpu" is the course's model (notebook 08: d = 128, 4 layers, 4 heads), "gpu" the larger one (d = 384, 6 layers,
     6 heads), "cpu-tiny" and "notebook" smaller ones. The vocabulary defaults to the course corpus's 76 characters."""
     return model_configs(get_config(name), _check_positive_int(vocab_size, "vocab_size"))
@@ -232,7 +232,7 @@ def memory_method(device: torch.device | str) -> str:
     if device.type == "cuda":
         return "torch.cuda.max_memory_allocated during the call, minus torch.cuda.memory_allocated before it"
     return ("peak bytes held at once by tensors created by PyTorch operators during the call "
-            "(retnet_edu.measure.peak_tensor_bytes; memory held before the call, e.g. the weights, not counted)")
+            "(retnet_edu.experiments.measure.peak_tensor_bytes; memory held before the call, e.g. the weights, not counted)")
 
 
 def peak_memory(fn: Callable[[], object], device: torch.device | str = "cpu") -> int:
@@ -743,8 +743,8 @@ def _train_summary(rows: list[dict]) -> dict:
 # ----------------------------------------------------------------------------------------------------------
 def _official_models(ts, cfg: dict, eps: float, exact: bool, seed: int = 0):
     """An official MSR + rel-pos and decoder (with its embedding), and ours loaded with their weights."""
-    from .layers import MultiScaleRetention
-    from .torchscale_compat import exact_float64, load_torchscale_decoder
+    from retnet_edu.layers import MultiScaleRetention
+    from retnet_edu.torchscale_compat import exact_float64, load_torchscale_decoder
 
     args = ts.RetNetConfig(**cfg, layernorm_eps=eps)
     E, V, H = cfg["decoder_embed_dim"], cfg["decoder_value_embed_dim"], cfg["decoder_retention_heads"]
@@ -823,7 +823,7 @@ def run_official(size: str = "cpu", lengths=(512, 2048), batch: int = 2, chunk_s
     Outputs are compared in float64 at eps = 0 with the official modules made exact (``exact_float64``):
     ``max_abs_diff`` per mode must be ≤ ``tolerance`` (``equal``). Times are measured in float32 with the official
     default eps = 1e-6, interleaved; ``ratio`` = ours / official (below 1: ours is faster)."""
-    from .torchscale_compat import import_torchscale
+    from retnet_edu.torchscale_compat import import_torchscale
 
     ts = import_torchscale()
     if ts is None:
@@ -926,7 +926,7 @@ def machine_info(device: torch.device | str = "cpu") -> dict:
 
 
 def save_result(result: dict, out_dir: str | Path) -> tuple[Path, Path | None]:
-    """Write ``<out>/<command>-<device>.json`` and its figure (``.png``, drawn by ``retnet_edu.viz``); returns
+    """Write ``<out>/<command>-<device>.json`` and its figure (``.png``, drawn by ``retnet_edu.course.viz``); returns
     both paths (the PNG is None when matplotlib is missing)."""
     if not isinstance(result, dict) or result.get("schema") != SCHEMA:
         raise ValueError(f"result must be a dict with schema {SCHEMA!r}")
@@ -941,7 +941,7 @@ def save_result(result: dict, out_dir: str | Path) -> tuple[Path, Path | None]:
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
 
-        from . import viz
+        from retnet_edu.course import viz
     except ImportError:  # pragma: no cover - matplotlib is a dependency
         return path, None
     drawn = viz.plot_benchmark(result)
@@ -955,7 +955,7 @@ def load_result(path: str | Path) -> dict:
     """Read a result written by ``save_result`` (checks the schema)."""
     data = json.loads(Path(path).read_text())
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise ValueError(f"{path} is not a retnet_edu.bench result (schema {SCHEMA!r})")
+        raise ValueError(f"{path} is not a retnet_edu.experiments.bench result (schema {SCHEMA!r})")
     return data
 
 
@@ -965,10 +965,10 @@ DEFAULT_OUT = "runs/bench"      # runs/ is git-ignored: a re-run never overwrite
 def code_version() -> dict:
     """The package version and, when it runs from a git checkout, the commit and whether tracked files other than
     the recorded results (``benchmarks/``) differ from it."""
-    from . import __version__
+    from retnet_edu import __version__
 
     info = {"retnet_edu": __version__, "git_commit": None, "git_dirty": None}
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     if (root / ".git").exists():
         import subprocess
 
@@ -992,7 +992,7 @@ QUICK = {
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m retnet_edu.bench", description=__doc__.split("\n\n")[0],
+    ap = argparse.ArgumentParser(prog="python -m retnet_edu.experiments.bench", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("command", choices=COMMANDS)
     ap.add_argument("--quick", action="store_true", help="tiny sizes, a few repeats: seconds (for tests)")
@@ -1058,7 +1058,7 @@ def main(argv: list[str] | None = None) -> int:
     machine["load_avg_before"] = load_before
     machine["load_avg_after"] = machine.pop("load_avg")
     result = {"schema": SCHEMA, "quick": bool(ns.quick),
-              "command_line": "python -m retnet_edu.bench " + " ".join(shlex.quote(a) for a in argv),
+              "command_line": "python -m retnet_edu.experiments.bench " + " ".join(shlex.quote(a) for a in argv),
               "date": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
               "machine": machine, "code": code, "wall_seconds": round(time.perf_counter() - started, 1),
               **body}                                                                    # body: command, settings, …

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from ._args import check_int as _check_int
+from retnet_edu._args import check_int as _check_int
 
 __all__ = [
     "IGNORE",

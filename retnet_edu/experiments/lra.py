@@ -1,11 +1,11 @@
 """mini-LRA: RetNet, linear attention, the Transformer and Hyena on generated long-range tasks, at an equal budget.
 
-Command line (``python -m retnet_edu.lra --help``)::
+Command line (``python -m retnet_edu.experiments.lra --help``)::
 
-    python -m retnet_edu.lra --task mqar --model hyena --seed 0 --length 128      # one run → JSON result
-    python -m retnet_edu.lra --task listops --model retnet --seed 1 --length 256 --out results/x.json
-    python -m retnet_edu.lra --print-sizes --task listops --length 256            # the four models' sizes
-    python -m retnet_edu.lra summarize benchmarks/mini_lra/results                # mean ± std table
+    python -m retnet_edu.experiments.lra --task mqar --model hyena --seed 0 --length 128      # one run → JSON result
+    python -m retnet_edu.experiments.lra --task listops --model retnet --seed 1 --length 256 --out results/x.json
+    python -m retnet_edu.experiments.lra --print-sizes --task listops --length 256            # the four models' sizes
+    python -m retnet_edu.experiments.lra summarize benchmarks/mini_lra/results                # mean ± std table
 
 The four models (``MODELS``) share everything but the token mixer: token embedding, pre-norm RMSNorm blocks, the
 gated feed-forward, a final RMSNorm and the untied LM head. Their parameter counts are matched to the RetNet's
@@ -14,12 +14,12 @@ within ±5 % by giving each its own feed-forward width (``model_configs``):
 - ``retnet``: multi-scale retention with the paper's LM decays (γ such that 1/(1-γ) runs from 32 to 512, §3.1);
 - ``linear``: the same module with γ = 1 (``RetNetConfig(decay="none")``), i.e. linear attention (with RetNet's
   rotation, group norm and gate) and no forgetting;
-- ``transformer``: causal softmax attention with the same rotary positions (``retnet_edu.transformer``);
-- ``hyena``: the order-2 Hyena operator (``retnet_edu.hyena``).
+- ``transformer``: causal softmax attention with the same rotary positions (``retnet_edu.baselines.transformer``);
+- ``hyena``: the order-2 Hyena operator (``retnet_edu.baselines.hyena``).
 
 Every model answers through the same head: the next-token logits at the scored positions, restricted to the task's
-answer tokens (``retnet_edu.tasks``). One training recipe for all (the course trainer's pieces from
-``retnet_edu.train``: AdamW with weight decay on matrices, linear warm-up then cosine, gradient clipping, seeded
+answer tokens (``retnet_edu.experiments.tasks``). One training recipe for all (the course trainer's pieces from
+``retnet_edu.experiments.train``: AdamW with weight decay on matrices, linear warm-up then cosine, gradient clipping, seeded
 everything); the data are fixed per task and length (``data_seed``), the run's ``seed`` sets the initialisation
 and the batch order. A result JSON holds the config, the parameter count, the data's class balance, the loss and
 accuracy curve, the final test accuracy and the training time.
@@ -44,15 +44,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._args import check_fields, check_schedule
-from .hyena import HyenaConfig, HyenaLM, matched_hyena_config
-from .model import RetNetConfig, RetNetLM
-from .notebook import get_device
-from .position import apply_rotation
-from .retention import decay_mask
-from .tasks import IGNORE, TaskData, class_balance, mini_listops, mqar
-from .train import configure_optimizer, make_scheduler
-from .transformer import TransformerConfig, TransformerLM, matched_transformer_config
+from retnet_edu._args import check_fields, check_schedule
+from retnet_edu.baselines.hyena import HyenaConfig, HyenaLM, matched_hyena_config
+from retnet_edu.model import RetNetConfig, RetNetLM
+from retnet_edu.experiments.runtime import get_device
+from retnet_edu.position import apply_rotation
+from retnet_edu.retention import decay_mask
+from retnet_edu.experiments.tasks import IGNORE, TaskData, class_balance, mini_listops, mqar
+from retnet_edu.experiments.train import configure_optimizer, make_scheduler
+from retnet_edu.baselines.transformer import TransformerConfig, TransformerLM, matched_transformer_config
 
 __all__ = [
     "MODELS",
@@ -490,9 +490,9 @@ _FLAG_FIELDS = list(dataclasses.fields(LRAConfig))
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
-        prog="python -m retnet_edu.lra",
+        prog="python -m retnet_edu.experiments.lra",
         description="Train one of RetNet / linear attention / Transformer / Hyena on a generated long-range task "
-                    "(mini-ListOps or MQAR) and write a JSON result. `python -m retnet_edu.lra summarize DIR` "
+                    "(mini-ListOps or MQAR) and write a JSON result. `python -m retnet_edu.experiments.lra summarize DIR` "
                     "prints the mean ± std table of a folder of results.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--preset", default="cpu", choices=sorted(PRESETS), help="named sizes to start from")
@@ -512,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "summarize":
         if len(argv) != 2:
-            print("usage: python -m retnet_edu.lra summarize RESULTS_DIR", file=sys.stderr)
+            print("usage: python -m retnet_edu.experiments.lra summarize RESULTS_DIR", file=sys.stderr)
             return 2
         print(format_table(summarize(load_results(argv[1]))))
         return 0
@@ -533,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{out} exists: skipped (pass --overwrite to run again)")
         return 0
     try:
-        result = run(cfg, progress=not ns.no_progress, command="python -m retnet_edu.lra " + " ".join(argv))
+        result = run(cfg, progress=not ns.no_progress, command="python -m retnet_edu.experiments.lra " + " ".join(argv))
     except FloatingPointError as err:
         print(f"error: {err}", file=sys.stderr)
         return 3

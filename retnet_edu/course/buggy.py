@@ -27,7 +27,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .retention import _check_chunk_size, _check_qkv, _decay_dtype, _mask, _powers
+from retnet_edu.retention import _check_chunk_size, _check_qkv, _decay_dtype, _mask, _powers
 
 __all__ = [
     "chunkwise_without_zeta",

@@ -39,10 +39,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._args import check_int as _check_int
-from .layers import GatedFeedForward, RMSNorm
-from .model import RetNetConfig, TokenLM, sample_next_token
-from .position import apply_rotation
+from retnet_edu._args import check_int as _check_int
+from retnet_edu.layers import GatedFeedForward, RMSNorm
+from retnet_edu.model import RetNetConfig, TokenLM, sample_next_token
+from retnet_edu.position import apply_rotation
 
 __all__ = [
     "ATTENTIONS",

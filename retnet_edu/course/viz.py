@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from ._args import check_int as _check_int
+from retnet_edu._args import check_int as _check_int
 
 __all__ = ["plot_decay_curves", "decay_curves_widget"]
 
@@ -205,7 +205,7 @@ def plot_decay_mask(gamma: float, T: int = 32, ax=None) -> dict:
         raise ValueError(f"gamma must be one number, got {g.tolist()}")
     T = _check_int(T, "T")
     gamma_t = torch.tensor(g, dtype=torch.float64)
-    from .retention import decay_mask
+    from retnet_edu.retention import decay_mask
 
     D = decay_mask(gamma_t, T)[0].numpy()
     distance = np.arange(T)
@@ -256,7 +256,7 @@ def decay_mask_widget(gamma: float = 0.9, T: int = 32):
 def head_schedule(num_heads: int, schedule: str = "eq. 8"):
     """The per-head decay rates of a named schedule: "eq. 8" (γ_h = 1 - 2^(-5-h)) or "LM" (the paper's
     language-model runs, §3.1: 1 - exp(linspace(log 1/32, log 1/512, H))). float64 tensor of shape (H,)."""
-    from .retention import decay_gammas, lm_decay_gammas
+    from retnet_edu.retention import decay_gammas, lm_decay_gammas
 
     schedules = {"eq. 8": decay_gammas, "LM": lm_decay_gammas}
     if schedule not in schedules:
@@ -275,7 +275,7 @@ def plot_heads(gammas, T: int = 64, fig=None, max_cols: int = 8, fraction: float
     g = _check_gammas(gammas)
     T = _check_int(T, "T")
     max_cols = _check_int(max_cols, "max_cols")
-    from .retention import decay_mask
+    from retnet_edu.retention import decay_mask
 
     H = g.size
     masks = decay_mask(torch.tensor(g, dtype=torch.float64), T).numpy()
@@ -388,7 +388,7 @@ def plot_cost_vs_length(lengths, series: dict, ylabel: str = "cost", ax=None, ti
 
 
 def _rotated_scores(q: torch.Tensor, k: torch.Tensor, T: int, key_sign: int) -> np.ndarray:
-    from .position import apply_rotation, rotation_sin_cos, rotate_every_two
+    from retnet_edu.position import apply_rotation, rotation_sin_cos, rotate_every_two
 
     qs = apply_rotation(q.expand(T, -1).contiguous())                  # q placed at positions 0 … T-1
     if key_sign == 1:
@@ -450,7 +450,7 @@ def plot_rotation_angles(d_k: int = 64, ax=None) -> dict:
     d_k = _check_int(d_k, "d_k", minimum=4)
     if d_k % 2:
         raise ValueError(f"d_k must be even, got {d_k}")
-    from .position import rotation_angles
+    from retnet_edu.position import rotation_angles
 
     pairs = np.arange(d_k // 2)
     official = rotation_angles(d_k)[0::2].numpy()
@@ -699,7 +699,7 @@ def plot_loss_curves(runs: dict, ax=None, baselines: dict | None = None, show_tr
 def plot_lr_schedule(lr: float, min_lr: float, warmup_steps: int, max_steps: int, ax=None) -> dict:
     """The learning rate of every step: linear warm-up, then a cosine down to ``min_lr`` (``train.lr_at``).
     Returns ``{"step", "lr", "fig"}``."""
-    from .train import lr_at
+    from retnet_edu.experiments.train import lr_at
 
     steps = np.arange(max_steps)
     lrs = np.array([lr_at(int(s), lr, min_lr, warmup_steps, max_steps) for s in steps])
@@ -714,7 +714,7 @@ def plot_lr_schedule(lr: float, min_lr: float, warmup_steps: int, max_steps: int
 
 
 # ---------------------------------------------------------------------------------------------------------
-# 09_inference_cost: the benchmark results of retnet_edu.bench (decode, train, official), drawn
+# 09_inference_cost: the benchmark results of retnet_edu.experiments.bench (decode, train, official), drawn
 # ---------------------------------------------------------------------------------------------------------
 __all__ += ["plot_decode_benchmark", "plot_train_benchmark", "plot_official_benchmark", "plot_benchmark",
             "benchmark_provenance"]
@@ -750,7 +750,7 @@ def _plain_log_axes(ax, x: bool = True, y: bool = True) -> None:
 
 def _result_rows(result: dict, command: str) -> list:
     if not isinstance(result, dict) or result.get("command") != command or not isinstance(result.get("rows"), list):
-        raise ValueError(f"result must be a retnet_edu.bench '{command}' result (a dict with 'command' and 'rows')")
+        raise ValueError(f"result must be a retnet_edu.experiments.bench '{command}' result (a dict with 'command' and 'rows')")
     rows = [r for r in result["rows"] if "skipped" not in r]
     if not rows:
         raise ValueError(f"the '{command}' result holds no measured rows")
@@ -760,7 +760,7 @@ def _result_rows(result: dict, command: str) -> list:
 def benchmark_provenance(result: dict) -> str:
     """One line saying where a benchmark result comes from: command line, date, machine, threads, load."""
     if not isinstance(result, dict) or "machine" not in result:
-        raise ValueError("result must be a retnet_edu.bench result (with 'machine')")
+        raise ValueError("result must be a retnet_edu.experiments.bench result (with 'machine')")
     m = result["machine"]
     load = m.get("load_avg_before")
     load_txt = f", load {load[0]:.2f}" if load else ""
@@ -910,10 +910,10 @@ def plot_official_benchmark(result: dict, ax=None) -> dict:
 
 
 def plot_benchmark(result: dict) -> dict:
-    """The figure of any ``retnet_edu.bench`` result (what ``python -m retnet_edu.bench`` saves as PNG), with its
+    """The figure of any ``retnet_edu.experiments.bench`` result (what ``python -m retnet_edu.experiments.bench`` saves as PNG), with its
     provenance (``benchmark_provenance``) as a footnote."""
     if not isinstance(result, dict) or result.get("command") not in ("decode", "train", "official"):
-        raise ValueError("result must be a retnet_edu.bench result with command 'decode', 'train' or 'official'")
+        raise ValueError("result must be a retnet_edu.experiments.bench result with command 'decode', 'train' or 'official'")
     drawn = {"decode": plot_decode_benchmark, "train": plot_train_benchmark,
              "official": plot_official_benchmark}[result["command"]](result)
     fig = drawn["fig"]
@@ -1015,7 +1015,7 @@ def plot_mqar_example(inputs, targets, ax=None, ignore: int = -100) -> dict:
 
 def plot_mixing_matrices(fixed: dict, full: dict, fig=None) -> dict:
     """Two rows of heatmaps, one column per model: the part of each token mixer that does not depend on the data
-    (top) and the whole matrix for one input (bottom), as returned by ``retnet_edu.lra.mixing_matrix``.
+    (top) and the whole matrix for one input (bottom), as returned by ``retnet_edu.experiments.lra.mixing_matrix``.
     ``fixed`` and ``full``: {name: (T, T)} with the same names. Returns ``{"fixed": …, "full": …, "fig"}`` (the
     arrays drawn, float64)."""
     if not isinstance(fixed, dict) or not isinstance(full, dict) or not fixed or list(fixed) != list(full):
@@ -1060,10 +1060,10 @@ def plot_hyena_filters(h, channels=None, ax=None, window=None) -> dict:
 
 
 def plot_accuracy_curves(results: dict, ax=None, chance: float | None = None) -> dict:
-    """Test accuracy against training step for several runs (``retnet_edu.lra.run`` results): {name: result}.
+    """Test accuracy against training step for several runs (``retnet_edu.experiments.lra.run`` results): {name: result}.
     Returns ``{"steps": {name: array}, "accuracy": {name: array}, "fig"}``."""
     if not isinstance(results, dict) or not results:
-        raise ValueError("results must be a non-empty dict {name: result of retnet_edu.lra.run}")
+        raise ValueError("results must be a non-empty dict {name: result of retnet_edu.experiments.lra.run}")
     fig, ax = _axes(ax)
     out = {"steps": {}, "accuracy": {}}
     for name, r in results.items():
@@ -1088,12 +1088,12 @@ def plot_accuracy_curves(results: dict, ax=None, chance: float | None = None) ->
 def plot_accuracy_vs_length(rows, ax=None, tasks=None, guides: dict | None = None) -> dict:
     """The sweep's result: mean test accuracy (± one standard deviation over seeds, error bars) against the
     sequence length, one line per model, one panel per task; dotted: the majority-class accuracy, dashed: chance.
-    ``rows``: ``retnet_edu.lra.summarize(...)``; ``guides``: {task: {label: accuracy}} more reference levels, drawn
+    ``rows``: ``retnet_edu.experiments.lra.summarize(...)``; ``guides``: {task: {label: accuracy}} more reference levels, drawn
     dash-dotted (e.g. MQAR's 1/N guessing plateau). Returns ``{"series": {task: {model: (lengths, means, stds)}},
     "fig"}``."""
     rows = list(rows)
     if not rows:
-        raise ValueError("rows must be a non-empty list of summary rows (retnet_edu.lra.summarize)")
+        raise ValueError("rows must be a non-empty list of summary rows (retnet_edu.experiments.lra.summarize)")
     tasks = tasks or sorted({r["task"] for r in rows})
     if ax is None:
         fig, axes = plt.subplots(1, len(tasks), figsize=(4.6 * len(tasks), 3.6), squeeze=False)

@@ -22,8 +22,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .layers import group_rms_norm
-from .retention import (
+from retnet_edu.layers import group_rms_norm
+from retnet_edu.retention import (
     _check_gamma,
     chunk_cross_retention,
     chunk_state_update,

@@ -5,31 +5,24 @@ which compares printed text): it seeds every random generator, pins PyTorch to o
 matrix products round differently with 1 and 2 threads), fixes print precision and the figure size, and
 silences warnings that would otherwise leak version-dependent text into stored outputs.
 
-This module is the lowest layer of the package: it imports nothing else from ``retnet_edu``.
+Seeding and device selection live in ``retnet_edu.experiments.runtime`` (the training code needs them too);
+they are re-exported here so that a notebook imports everything it starts with from one place.
 """
 
 from __future__ import annotations
 
 import os
-import random
 import warnings
 
 import numpy as np
 import torch
 
+from retnet_edu.experiments.runtime import get_device, seed_everything
+
 __all__ = ["below", "course_setup", "get_device", "seed_everything"]
 
 FIGSIZE = (6.4, 3.6)
 DPI = 100
-
-
-def seed_everything(seed: int = 0) -> None:
-    """Seed Python's ``random``, NumPy and PyTorch (CPU and every CUDA device)."""
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)  # also seeds every CUDA device
 
 
 def _ipython():
@@ -89,28 +82,6 @@ def course_setup(seed: int = 0, threads: int = 1, quiet: bool = False) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if not quiet:
         print(f"course_setup: seed={seed}, torch threads={threads}, torch {torch.__version__.split('+')[0]}")
-
-
-def get_device(prefer: str | None = None) -> torch.device:
-    """The best available device: CUDA, then Apple's MPS, then the CPU.
-
-    ``prefer`` (or the environment variable ``RETNET_DEVICE``) forces one of "cuda", "mps" or "cpu";
-    asking for a device that is not available raises ValueError.
-    """
-    choice = prefer if prefer is not None else os.environ.get("RETNET_DEVICE") or None
-    if choice is not None:
-        if choice not in ("cuda", "mps", "cpu"):
-            raise ValueError(f"prefer must be 'cuda', 'mps' or 'cpu', got {choice!r}")
-        if choice == "cuda" and not torch.cuda.is_available():
-            raise ValueError("prefer='cuda' but CUDA is not available on this machine")
-        if choice == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-            raise ValueError("prefer='mps' but Apple's MPS backend is not available on this machine")
-        return torch.device(choice)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if hasattr(torch.backends, "mps") and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 def below(err: float, limit: float) -> str:

@@ -49,7 +49,7 @@ __all__ = [
     "fixed_batches",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 CORPUS_PATH = REPO_ROOT / "data" / "shakespeare.txt"
 CORPUS_SHA256 = "ef6c5277d6024d7d324b876d6155d0f0d697d98c5cfbe3671a8a179e40657a7b"
 CORPUS_CHARS = 4_787_896

@@ -1,11 +1,11 @@
 """Training a character-level language model, RetNet or the equal-size Transformer, on the course corpus.
 
-Command line (``python -m retnet_edu.train --help``)::
+Command line (``python -m retnet_edu.experiments.train --help``)::
 
-    python -m retnet_edu.train --config cpu --model retnet               # train, checkpoints in runs/cpu-retnet/
-    python -m retnet_edu.train --config cpu --model transformer          # the baseline, same data and schedule
-    python -m retnet_edu.train --config cpu --model retnet --resume      # continue a killed run exactly
-    python -m retnet_edu.train sample --checkpoint runs/cpu-retnet/checkpoint.pt --prompt "ROMEO:"
+    python -m retnet_edu.experiments.train --config cpu --model retnet               # train, checkpoints in runs/cpu-retnet/
+    python -m retnet_edu.experiments.train --config cpu --model transformer          # the baseline, same data and schedule
+    python -m retnet_edu.experiments.train --config cpu --model retnet --resume      # continue a killed run exactly
+    python -m retnet_edu.experiments.train sample --checkpoint runs/cpu-retnet/checkpoint.pt --prompt "ROMEO:"
 
 Named configs (``CONFIGS``; any field can be overridden by a flag, e.g. ``--max-steps 500 --lr 3e-4``):
 ``cpu-tiny`` (tests, seconds), ``notebook`` (notebook 08, about half a minute per model on one CPU thread),
@@ -43,11 +43,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._args import check_fields, check_schedule
-from .data import CharTokenizer, fixed_batches, load_corpus, random_batch, train_val_split
-from .model import RetNetConfig, RetNetLM
-from .notebook import get_device
-from .transformer import TransformerConfig, TransformerLM, matched_transformer_config
+from retnet_edu._args import check_fields, check_schedule
+from retnet_edu.experiments.data import CharTokenizer, fixed_batches, load_corpus, random_batch, train_val_split
+from retnet_edu.model import RetNetConfig, RetNetLM
+from retnet_edu.experiments.runtime import get_device
+from retnet_edu.baselines.transformer import TransformerConfig, TransformerLM, matched_transformer_config
 
 __all__ = [
     "TrainConfig",
@@ -662,9 +662,9 @@ _FLAG_FIELDS = [f for f in dataclasses.fields(TrainConfig) if f.name != "name"]
 
 def _train_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
-        prog="python -m retnet_edu.train",
+        prog="python -m retnet_edu.experiments.train",
         description="Train RetNet or the equal-size Transformer on the course's Shakespeare corpus. "
-                    "Use `python -m retnet_edu.train sample --help` to generate text from a checkpoint.",
+                    "Use `python -m retnet_edu.experiments.train sample --help` to generate text from a checkpoint.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--config", default="cpu", choices=sorted(CONFIGS), help="named config to start from")
     ap.add_argument("--resume", action="store_true", help="continue the run saved in --out-dir exactly")
@@ -679,7 +679,7 @@ def _train_parser() -> argparse.ArgumentParser:
 
 
 def _sample_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m retnet_edu.train sample",
+    ap = argparse.ArgumentParser(prog="python -m retnet_edu.experiments.train sample",
                                  description="Generate text from a checkpoint (RetNet: recurrent mode; "
                                              "Transformer: KV cache).",
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -744,7 +744,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {out} already holds a checkpoint: pass --resume to continue it, --overwrite to start "
               f"afresh, or --out-dir for a new run", file=sys.stderr)
         return 2
-    command = "python -m retnet_edu.train " + " ".join(argv)
+    command = "python -m retnet_edu.experiments.train " + " ".join(argv)
     try:
         result = train(cfg, resume=ns.resume, progress=not ns.no_progress, command=command)
     except TrainingDiverged as err:
