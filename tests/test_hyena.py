@@ -18,11 +18,9 @@ from retnet_edu.baselines.hyena import (
     exponential_window_rates,
     fft_causal_conv,
     filter_positional_encoding,
-    hyena_num_parameters,
     matched_hyena_config,
 )
 from retnet_edu.model import RetNetConfig
-from retnet_edu.baselines.transformer import retnet_num_parameters
 
 TOL = 1e-12
 
@@ -313,17 +311,15 @@ def test_lm_bad_config_type():
 def test_parameter_count_formula(kw):
     cfg = small_config(**kw)
     lm = HyenaLM(cfg)
-    assert hyena_num_parameters(cfg) == lm.num_parameters()
-    assert hyena_num_parameters(cfg, exclude_embeddings=True) == lm.num_parameters(exclude_embeddings=True)
-    with pytest.raises(TypeError):
-        hyena_num_parameters(RetNetConfig(vocab_size=5))
+    assert cfg.num_parameters() == lm.num_parameters()
+    assert cfg.num_parameters(exclude_embeddings=True) == lm.num_parameters(exclude_embeddings=True)
 
 
 @pytest.mark.parametrize("d,L,H,V", [(32, 2, 2, 16), (64, 2, 4, 128), (128, 4, 4, 65), (96, 3, 2, 20)])
 def test_matched_budget_within_five_percent(d, L, H, V):
     retnet = RetNetConfig(vocab_size=V, embed_dim=d, num_layers=L, num_heads=H)
     cfg = matched_hyena_config(retnet, max_len=256)
-    got, want = hyena_num_parameters(cfg), retnet_num_parameters(retnet)
+    got, want = cfg.num_parameters(), retnet.num_parameters()
     assert abs(got - want) <= 0.05 * want
     assert abs(got - want) <= 3 * d * L              # within one FFN column per layer
     assert (cfg.embed_dim, cfg.num_layers, cfg.vocab_size) == (d, L, V)

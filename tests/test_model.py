@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from retnet_edu.layers import RetentionState
-from retnet_edu.model import RetNetConfig, RetNetLM, RetNetState, sample_next_token
+from retnet_edu.lm import sample_next_token
+from retnet_edu.model import RetNetConfig, RetNetLM, RetNetState
 
 TOL = 1e-10
 

@@ -17,7 +17,7 @@ import torch
 
 from retnet_edu.experiments import train as T
 from retnet_edu.model import RetNetLM
-from retnet_edu.baselines.transformer import TransformerLM, retnet_num_parameters
+from retnet_edu.baselines.transformer import TransformerLM
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,7 +44,7 @@ def test_named_configs_build_and_match_in_size(data):
         assert (rc.embed_dim, rc.num_layers, rc.num_heads) == (tc.embed_dim, tc.num_layers, tc.num_heads)
     rc, tc = T.model_configs(T.get_config("gpu"), tok.vocab_size)
     assert rc.embed_dim == 384 and rc.num_layers == 6
-    assert 10.0e6 < retnet_num_parameters(rc) < 11.5e6                   # nanoGPT's Shakespeare size
+    assert 10.0e6 < rc.num_parameters() < 11.5e6                   # nanoGPT's Shakespeare size
 
 
 def test_config_validation():

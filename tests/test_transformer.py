@@ -16,8 +16,6 @@ from retnet_edu.baselines.transformer import (
     TransformerLM,
     causal_attention,
     matched_transformer_config,
-    retnet_num_parameters,
-    transformer_num_parameters,
 )
 
 TOL = 1e-12
@@ -168,15 +166,15 @@ def test_parameter_count_formulas():
     for kw in (dict(embed_dim=16, num_heads=2, num_layers=2), dict(embed_dim=24, num_heads=3, num_layers=1, ffn_dim=7)):
         cfg = TransformerConfig(vocab_size=11, **kw)
         m = TransformerLM(cfg)
-        assert transformer_num_parameters(cfg) == m.num_parameters()
-        assert transformer_num_parameters(cfg, exclude_embeddings=True) == m.num_parameters(exclude_embeddings=True)
+        assert cfg.num_parameters() == m.num_parameters()
+        assert cfg.num_parameters(exclude_embeddings=True) == m.num_parameters(exclude_embeddings=True)
     d = 48
     cfg = TransformerConfig(vocab_size=11, embed_dim=d, num_heads=4, num_layers=1)
-    assert cfg.ffn_dim == 128 and transformer_num_parameters(cfg, True) == 12 * d * d + 2 * d + d
+    assert cfg.ffn_dim == 128 and cfg.num_parameters(True) == 12 * d * d + 2 * d + d
     for kw in (dict(embed_dim=16, num_heads=2), dict(embed_dim=24, num_heads=4, value_dim=48, ffn_dim=10)):
         rc = RetNetConfig(vocab_size=9, num_layers=2, **kw)
-        assert retnet_num_parameters(rc) == RetNetLM(rc).num_parameters()
-        assert retnet_num_parameters(rc, True) == RetNetLM(rc).num_parameters(exclude_embeddings=True)
+        assert rc.num_parameters() == RetNetLM(rc).num_parameters()
+        assert rc.num_parameters(True) == RetNetLM(rc).num_parameters(exclude_embeddings=True)
 
 
 @settings(max_examples=40, deadline=None)
@@ -186,7 +184,7 @@ def test_matched_transformer_within_5_percent(heads, width, layers, vocab, decay
     d = 2 * heads * width
     rc = RetNetConfig(vocab_size=vocab, embed_dim=d, num_heads=heads, num_layers=layers, decay=decay)
     tc = matched_transformer_config(rc)
-    target, got = retnet_num_parameters(rc), transformer_num_parameters(tc)
+    target, got = rc.num_parameters(), tc.num_parameters()
     assert abs(got - target) <= 0.05 * target
     assert abs(got - target) <= 1.5 * d * layers        # exact up to rounding the FFN width to an integer
     assert (tc.embed_dim, tc.num_layers, tc.num_heads, tc.vocab_size) == (d, layers, heads, vocab)
@@ -211,7 +209,7 @@ def test_matched_transformer_instantiated_counts():
     (lambda m: m(tokens().float()), TypeError, "integer dtype"),
     (lambda m: m(tokens()[0]), ValueError, "tokens must be 2-D"),
     (lambda m: m(tokens().tolist()), TypeError, "tokens must be a torch.Tensor"),
-    (lambda m: m(tokens(), cache={}), TypeError, "cache must be a KVCache"),
+    (lambda m: m(tokens(), state={}), TypeError, "state must be a KVCache"),
     (lambda m: m(tokens(B=1), m(tokens(B=2), KVCache())[1]), ValueError, "cache holds batch size 2"),
     (lambda m: m.generate(tokens()[:, :0], 3), ValueError, "at least one token"),
     (lambda m: m.generate(tokens(), -1), ValueError, "max_new_tokens"),

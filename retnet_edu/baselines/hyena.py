@@ -45,8 +45,8 @@ from torch import Tensor, nn
 
 from retnet_edu._args import check_int as _check_int, check_real as _check_real
 from retnet_edu.layers import GatedFeedForward, RMSNorm, check_hidden_states
-from retnet_edu.model import RetNetConfig, TokenLM
-from retnet_edu.baselines.transformer import retnet_num_parameters
+from retnet_edu.lm import DecodingPlan, TokenLM, matched_config
+from retnet_edu.model import RetNetConfig
 
 __all__ = [
     "fft_causal_conv",
@@ -59,7 +59,6 @@ __all__ = [
     "HyenaConfig",
     "HyenaBlock",
     "HyenaLM",
-    "hyena_num_parameters",
     "matched_hyena_config",
 ]
 
@@ -313,6 +312,16 @@ class HyenaConfig:
         if not self.decay_target < 1:
             raise ValueError(f"decay_target must lie in (0, 1), got {self.decay_target}")
 
+    def num_parameters(self, exclude_embeddings: bool = False) -> int:
+        """Weights of ``HyenaLM(self)``, counted from the sizes. Per layer: W_in 3d², W_out d², the short
+        convolution 3d·k + 3d (weights and bias), D (d), the filter MLP ``p·F + F + 2(F² + F) + F + F·d``
+        (F = filter_dim, p = pos_dim; the lone F is the sin frequencies), the gated FFN 3·d·f and two RMSNorm gains
+        2d; plus the final norm d and 2·vocab·d for the embedding and the output projection (unless excluded)."""
+        d, f, k, F_, p = self.embed_dim, self.ffn_dim, self.short_kernel, self.filter_dim, self.pos_dim
+        mixer = 4 * d * d + 3 * d * k + 3 * d + d + (p * F_ + F_ + 2 * (F_ * F_ + F_) + F_ + F_ * d)
+        n = self.num_layers * (mixer + 3 * d * f + 2 * d) + d
+        return n if exclude_embeddings else n + 2 * self.vocab_size * d
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -335,17 +344,19 @@ class HyenaBlock(nn.Module):
         return x + self.dropout(self.ffn(self.final_layer_norm(x)))
 
 
-class HyenaLM(TokenLM, nn.Module):
+class HyenaLM(TokenLM):
     """A decoder-only Hyena language model: the RetNetLM layout with the Hyena operator in place of retention.
 
-    ``forward(tokens)`` returns ``(logits, None)`` like the Transformer without a cache (Hyena has no recurrent
-    state here: the reference code's fast recurrent inference was never released; the paper distils one later)."""
+    It carries no state between calls (``carries_state = False``: the reference code's fast recurrent inference was
+    never released; the paper distils one later), so ``forward`` returns ``(logits, None)`` and ``generate``
+    recomputes the sequence for every new token."""
+
+    kind = "hyena"
+    config_class = HyenaConfig
+    carries_state = False
 
     def __init__(self, config: HyenaConfig):
-        super().__init__()
-        if not isinstance(config, HyenaConfig):
-            raise TypeError(f"config must be a HyenaConfig, got {type(config).__name__}")
-        self.config = config
+        super().__init__(config)
         self._build_layout(config, lambda: HyenaBlock(config))
 
     @property
@@ -353,53 +364,32 @@ class HyenaLM(TokenLM, nn.Module):
         """The longest input the implicit filters cover (``config.max_len``); ``check_tokens`` enforces it."""
         return self.config.max_len
 
-    def forward(self, tokens: Tensor, conv: str = "fft") -> tuple[Tensor, None]:
-        """``tokens``: (B, T) ids, T ≤ max_len → ``(logits (B, T, vocab), None)``."""
+    def forward(self, tokens: Tensor, state: None = None, conv: str = "fft") -> tuple[Tensor, None]:
+        """``tokens``: (B, T) ids, T ≤ max_len → ``(logits (B, T, vocab), None)``. ``conv``: "fft" (O(T log T)) or
+        "direct" (the same convolution as a sum, for checking)."""
         self.check_tokens(tokens)
+        self.check_state_is_none(state)
         x = self.embed_tokens(tokens)
         if tokens.shape[1] > 0:
             for layer in self.layers:
                 x = layer(x, conv)
         return self.output_projection(self.layer_norm(x)), None
 
+    def decoding_plan(self, conv: str = "fft") -> DecodingPlan:
+        """``generate`` recomputes the sequence for every token, with the long convolution ``conv``."""
+        return DecodingPlan(stateful=False, prefill={"conv": conv})
+
 
 # ----------------------------------------------------------------------------------------------------------
-# parameter counts and matching
+# size matching
 # ----------------------------------------------------------------------------------------------------------
-def hyena_num_parameters(config: HyenaConfig, exclude_embeddings: bool = False) -> int:
-    """Weights of ``HyenaLM(config)``, counted from the sizes. Per layer: W_in 3d², W_out d², the short
-    convolution 3d·k + 3d (weights and bias), D (d), the filter MLP ``p·F + F + 2(F² + F) + F + F·d``
-    (F = filter_dim, p = pos_dim; the lone F is the sin frequencies), the gated FFN 3·d·f and two RMSNorm gains 2d;
-    plus the final norm d and 2·vocab·d for the embedding and the output projection (unless excluded)."""
-    if not isinstance(config, HyenaConfig):
-        raise TypeError(f"config must be a HyenaConfig, got {type(config).__name__}")
-    d, f, k, F_, p = config.embed_dim, config.ffn_dim, config.short_kernel, config.filter_dim, config.pos_dim
-    mixer = 4 * d * d + 3 * d * k + 3 * d + d + (p * F_ + F_ + 2 * (F_ * F_ + F_) + F_ + F_ * d)
-    n = config.num_layers * (mixer + 3 * d * f + 2 * d) + d
-    return n if exclude_embeddings else n + 2 * config.vocab_size * d
-
-
 def matched_hyena_config(retnet: RetNetConfig, max_len: int, tolerance: float = 0.05, **overrides) -> HyenaConfig:
     """A ``HyenaConfig`` with the vocabulary, width and depth of ``retnet`` and the feed-forward width that makes its
     parameter count equal to the RetNet's (to within one FFN column per layer; ValueError if an override pushes the
     two more than ``tolerance`` apart). The RetNet's norm eps, activation and dropout are carried over."""
     if not isinstance(retnet, RetNetConfig):
         raise TypeError(f"retnet must be a RetNetConfig, got {type(retnet).__name__}")
-    if not (isinstance(tolerance, numbers.Real) and 0 < tolerance < 1):
-        raise ValueError(f"tolerance must be a number in (0, 1), got {tolerance!r}")
-    kw = dict(vocab_size=retnet.vocab_size, max_len=max_len, embed_dim=retnet.embed_dim,
-              num_layers=retnet.num_layers, norm_eps=retnet.norm_eps, activation=retnet.activation,
-              dropout=retnet.dropout)
-    kw.update(overrides)
-    target = retnet_num_parameters(retnet)
-    if "ffn_dim" not in overrides:
-        probe = HyenaConfig(**{**kw, "ffn_dim": 1})
-        d, L = probe.embed_dim, probe.num_layers
-        rest = hyena_num_parameters(probe) - L * 3 * d      # everything but the FFN
-        kw["ffn_dim"] = max(1, round((target - rest) / (L * 3 * d)))
-    cfg = HyenaConfig(**kw)
-    got = hyena_num_parameters(cfg)
-    if abs(got - target) > tolerance * target:
-        raise ValueError(f"the Hyena model has {got:,} parameters, the RetNet {target:,}: more than "
-                         f"{tolerance:.0%} apart (check the overrides {sorted(overrides)})")
-    return cfg
+    fields = dict(vocab_size=retnet.vocab_size, max_len=max_len, embed_dim=retnet.embed_dim,
+                  num_layers=retnet.num_layers, norm_eps=retnet.norm_eps, activation=retnet.activation,
+                  dropout=retnet.dropout)
+    return matched_config(retnet.num_parameters(), HyenaConfig, tolerance, **{**fields, **overrides})

@@ -41,7 +41,9 @@ from torch import Tensor, nn
 
 from retnet_edu._args import check_int as _check_int
 from retnet_edu.layers import GatedFeedForward, RMSNorm
-from retnet_edu.model import RetNetConfig, TokenLM, sample_next_token
+from retnet_edu.layers import shared_position_factors
+from retnet_edu.lm import DecodingPlan, TokenLM, matched_config
+from retnet_edu.model import RetNetConfig
 from retnet_edu.position import apply_rotation
 
 __all__ = [
@@ -52,8 +54,6 @@ __all__ = [
     "CausalSelfAttention",
     "TransformerBlock",
     "TransformerLM",
-    "transformer_num_parameters",
-    "retnet_num_parameters",
     "matched_transformer_config",
 ]
 
@@ -103,6 +103,13 @@ class TransformerConfig:
     @property
     def head_dim(self) -> int:
         return self.embed_dim // self.num_heads
+
+    def num_parameters(self, exclude_embeddings: bool = False) -> int:
+        """Weights of ``TransformerLM(self)``, counted from the sizes: per layer 4d² + 3·d·f + 2d (two RMSNorm
+        gains); plus the final norm d; plus embedding and output projection 2·V·d (unless excluded)."""
+        d, f = self.embed_dim, self.ffn_dim
+        n = self.num_layers * (4 * d * d + 3 * d * f + 2 * d) + d
+        return n if exclude_embeddings else n + 2 * self.vocab_size * d
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -259,101 +266,59 @@ class TransformerBlock(nn.Module):
         return x + self.dropout(self.ffn(self.final_layer_norm(x)))
 
 
-class TransformerLM(TokenLM, nn.Module):
+class TransformerLM(TokenLM):
     """A decoder-only Transformer language model: the RetNetLM layout with attention in place of retention."""
 
+    kind = "transformer"
+    config_class = TransformerConfig
+
     def __init__(self, config: TransformerConfig):
-        super().__init__()
-        if not isinstance(config, TransformerConfig):
-            raise TypeError(f"config must be a TransformerConfig, got {type(config).__name__}")
-        self.config = config
+        super().__init__(config)
         self._build_layout(config, lambda: TransformerBlock(config))
 
-    def forward(self, tokens: Tensor, cache: KVCache | None = None) -> tuple[Tensor, KVCache | None]:
-        """``tokens``: (B, T) ids. Returns ``(logits, cache)``: logits (B, T, vocab).
+    def forward(self, tokens: Tensor, state: KVCache | None = None) -> tuple[Tensor, KVCache | None]:
+        """``tokens``: (B, T) ids. Returns ``(logits, state)``: logits (B, T, vocab).
 
-        Without a cache (``cache=None``) the sequence starts at position 0 and no cache is kept (training);
-        ``None`` is returned in its place. To decode, pass ``KVCache()`` (empty) for the prompt and then the
-        returned cache with each new token: the cache is extended in place, and the logits equal those of the
-        full sequence.
+        The state is a ``KVCache``. Without one (``state=None``) the sequence starts at position 0 and no cache is
+        kept (training); ``None`` is returned in its place. To decode, pass ``KVCache()`` (empty, what
+        ``decoding_state()`` returns) with the prompt and then the returned cache with each new token: the cache is
+        extended in place, and the logits equal those of the full sequence.
         """
         self.check_tokens(tokens)
+        cache = state
         if cache is not None:
             if not isinstance(cache, KVCache):
-                raise TypeError(f"cache must be a KVCache or None, got {type(cache).__name__}")
+                raise TypeError(f"state must be a KVCache or None, got {type(cache).__name__}")
             if cache.keys and len(cache.keys) != len(self.layers):
                 raise ValueError(f"cache has {len(cache.keys)} layers, the model {len(self.layers)}")
             if cache.keys and cache.keys[0].shape[0] != tokens.shape[0]:
                 raise ValueError(f"cache holds batch size {cache.keys[0].shape[0]}, tokens have {tokens.shape[0]}")
-        if tokens.shape[1] == 0:
-            x = self.embed_tokens(tokens)
-            return self.output_projection(self.layer_norm(x)), cache
         x = self.embed_tokens(tokens)
-        for i, layer in enumerate(self.layers):
-            x = layer(x, cache, i)
+        if tokens.shape[1] == 0:
+            return self.output_projection(self.layer_norm(x)), cache
+        with shared_position_factors():        # rotation factors made once, used by every layer
+            for i, layer in enumerate(self.layers):
+                x = layer(x, cache, i)
         if cache is not None:
             cache.advance(tokens.shape[1])
         return self.output_projection(self.layer_norm(x)), cache
 
-    @torch.no_grad()
-    def generate(self, prompt: Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
-                 use_cache: bool = True, generator: torch.Generator | None = None) -> Tensor:
-        """Continue ``prompt`` ((T,) or (B, T) ids, T ≥ 1) by ``max_new_tokens`` tokens, like ``RetNetLM.generate``.
+    def decoding_state(self) -> KVCache:
+        """An empty ``KVCache``: decoding fills it with the prompt's keys and values, then one token at a time."""
+        return KVCache()
 
-        ``use_cache=True``: the prompt is run once into a ``KVCache``, then each new token costs one step that
-        attends to every cached position (its cost grows with the length, unlike RetNet's recurrent step);
-        ``use_cache=False`` recomputes the whole sequence for every token. Both give the same tokens.
-        ``temperature`` = 0 is greedy; ``top_k`` restricts sampling; ``generator`` seeds it.
-        """
+    def decoding_plan(self, use_cache: bool = True) -> DecodingPlan:
+        """``generate``'s option: ``use_cache=True`` reads the prompt once into a ``KVCache``, then each new token
+        costs one step that attends to every cached position (its cost grows with the length, unlike RetNet's
+        recurrent step); ``use_cache=False`` recomputes the whole sequence for every token. Same tokens."""
         if not isinstance(use_cache, bool):
             raise TypeError(f"use_cache must be a bool, got {type(use_cache).__name__}")
-        tokens, squeeze = self.check_prompt(prompt, max_new_tokens)
-        was_training = self.training
-        self.eval()
-        try:
-            if use_cache:
-                logits, cache = self(tokens, KVCache())
-                last = logits[:, -1]
-                for i in range(max_new_tokens):
-                    nxt = sample_next_token(last, temperature, top_k, generator)
-                    tokens = torch.cat([tokens, nxt[:, None]], dim=1)
-                    if i + 1 < max_new_tokens:
-                        logits, cache = self(nxt[:, None], cache)
-                        last = logits[:, -1]
-            else:
-                for _ in range(max_new_tokens):
-                    logits, _ = self(tokens)
-                    nxt = sample_next_token(logits[:, -1], temperature, top_k, generator)
-                    tokens = torch.cat([tokens, nxt[:, None]], dim=1)
-        finally:
-            self.train(was_training)
-        return tokens[0] if squeeze else tokens
+        return DecodingPlan(stateful=use_cache)
 
 
 # ----------------------------------------------------------------------------------------------------------
-# parameter counts and matching
+# size matching
 # ----------------------------------------------------------------------------------------------------------
-def transformer_num_parameters(config: TransformerConfig, exclude_embeddings: bool = False) -> int:
-    """Weights of ``TransformerLM(config)``, counted from the sizes: per layer 4d² + 3·d·f + 2d (two RMSNorm
-    gains); plus the final norm d; plus embedding and output projection 2·V·d (unless excluded)."""
-    if not isinstance(config, TransformerConfig):
-        raise TypeError(f"config must be a TransformerConfig, got {type(config).__name__}")
-    d, f = config.embed_dim, config.ffn_dim
-    n = config.num_layers * (4 * d * d + 3 * d * f + 2 * d) + d
-    return n if exclude_embeddings else n + 2 * config.vocab_size * d
-
-
-def retnet_num_parameters(config: RetNetConfig, exclude_embeddings: bool = False) -> int:
-    """Weights of ``RetNetLM(config)``, counted from the sizes: per layer 2d² (q, k) + 3·d·V (v, g, out) +
-    3·d·f (gated FFN) + 2d (two RMSNorm gains); plus the final norm d; plus 2·vocab·d (unless excluded).
-    With V = 2d and f = 4d/3 a layer holds 12d² (+ 2d), as in the paper (§3.1)."""
-    if not isinstance(config, RetNetConfig):
-        raise TypeError(f"config must be a RetNetConfig, got {type(config).__name__}")
-    d, V, f = config.embed_dim, config.value_dim, config.ffn_dim
-    n = config.num_layers * (2 * d * d + 3 * d * V + 3 * d * f + 2 * d) + d
-    return n if exclude_embeddings else n + 2 * config.vocab_size * d
-
-
 def matched_transformer_config(retnet: RetNetConfig, tolerance: float = 0.05, **overrides) -> TransformerConfig:
     """A ``TransformerConfig`` with the same vocabulary, width, depth and heads as ``retnet`` and the FFN width
     that makes its parameter count equal to the RetNet's (to within one FFN column per layer).
@@ -364,19 +329,7 @@ def matched_transformer_config(retnet: RetNetConfig, tolerance: float = 0.05, **
     """
     if not isinstance(retnet, RetNetConfig):
         raise TypeError(f"retnet must be a RetNetConfig, got {type(retnet).__name__}")
-    if not (isinstance(tolerance, numbers.Real) and 0 < tolerance < 1):
-        raise ValueError(f"tolerance must be a number in (0, 1), got {tolerance!r}")
-    d, L = retnet.embed_dim, retnet.num_layers
-    target = retnet_num_parameters(retnet)
-    # solve L·(4d² + 3·d·f + 2d) + d + 2Vd = target for f
-    per_layer = (target - d - 2 * retnet.vocab_size * d) / L - 4 * d * d - 2 * d
-    ffn = max(1, round(per_layer / (3 * d)))
-    kw = dict(vocab_size=retnet.vocab_size, embed_dim=d, num_layers=L, num_heads=retnet.num_heads, ffn_dim=ffn,
-              norm_eps=retnet.norm_eps, activation=retnet.activation, dropout=retnet.dropout)
-    kw.update(overrides)
-    cfg = TransformerConfig(**kw)
-    got = transformer_num_parameters(cfg)
-    if abs(got - target) > tolerance * target:
-        raise ValueError(f"the Transformer has {got:,} parameters, the RetNet {target:,}: more than "
-                         f"{tolerance:.0%} apart (check the overrides {sorted(overrides)})")
-    return cfg
+    fields = dict(vocab_size=retnet.vocab_size, embed_dim=retnet.embed_dim, num_layers=retnet.num_layers,
+                  num_heads=retnet.num_heads, norm_eps=retnet.norm_eps, activation=retnet.activation,
+                  dropout=retnet.dropout)
+    return matched_config(retnet.num_parameters(), TransformerConfig, tolerance, **{**fields, **overrides})
