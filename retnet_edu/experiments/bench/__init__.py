@@ -3,10 +3,10 @@ modes, and the package vs the official code (notebook 09).
 
 Command line (``python -m retnet_edu.experiments.bench --help``)::
 
-    python -m retnet_edu.experiments.bench decode            # RetNetLM recurrent decoding vs the Transformer's KV cache
-    python -m retnet_edu.experiments.bench train             # forward + backward: parallel vs chunkwise retention vs attention
-    python -m retnet_edu.experiments.bench official          # our modules vs torchscale 0.3.0: same outputs, time ratio
-    python -m retnet_edu.experiments.bench decode --quick    # seconds (the tests run every sub-command this way)
+    python -m retnet_edu.experiments.bench decode          # RetNetLM recurrent decoding vs the Transformer's KV cache
+    python -m retnet_edu.experiments.bench train           # forward + backward: parallel/chunkwise retention, attention
+    python -m retnet_edu.experiments.bench official        # our modules vs torchscale 0.3.0: same outputs, time ratio
+    python -m retnet_edu.experiments.bench decode --quick  # seconds (the tests run every sub-command this way)
 
 Each sub-command prints a table and writes ``<out>/<command>-<device>.json`` and ``.png`` (``--out``, default
 ``runs/bench/``, git-ignored; the course's recorded runs are in ``benchmarks/``, written with ``--out benchmarks``).
@@ -21,8 +21,8 @@ How things are measured:
   stays meaningful. Reported: the median and the quartiles of the blocks. On CUDA a block is timed with CUDA events
   (``torch.cuda.Event``) after ``torch.cuda.synchronize()``; on the CPU with ``time.perf_counter``.
 - **Memory**: on the CPU, the peak bytes held at once by tensors that PyTorch operators create during the call
-  (``retnet_edu.experiments.measure.peak_tensor_bytes``: deterministic; it counts operator outputs, autograd's saved tensors
-  and gradients, not the allocator's caching, BLAS scratch or anything outside PyTorch; it agrees with an
+  (``retnet_edu.experiments.measure.peak_tensor_bytes``: deterministic; it counts operator outputs, autograd's saved
+  tensors and gradients, not the allocator's caching, BLAS scratch or anything outside PyTorch; it agrees with an
   allocator-level ``torch.profiler`` memory trace to the byte on the calls measured here, see
   ``benchmarks/README.md``); on CUDA, ``torch.cuda.max_memory_allocated`` minus what was allocated before the call.
   Memory held before the call (the weights) is not counted in either.
@@ -39,8 +39,8 @@ counts is the speed-up to expect; ``ideal_ratio`` in the results.
 Files: ``common.py`` (argument checks, model sizes, timing, memory, machine and code provenance, result files),
 ``decode.py``, ``train.py`` and ``official.py`` (one per command), ``__main__.py`` (the command line). Layer:
 uses ``model``, ``layers``, ``baselines.transformer``, ``experiments.train`` (model sizes), ``experiments.measure``
-and ``torchscale_compat``; ``save_result`` draws the figures with ``course.viz`` (imported only there; an upward
-import, to become ``experiments.bench_plots``).
+and ``torchscale_compat``; ``save_result`` draws the figures with ``experiments.bench_plots`` (imported only there,
+after matplotlib's backend is chosen).
 """
 
 from __future__ import annotations

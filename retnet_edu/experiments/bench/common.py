@@ -86,9 +86,10 @@ def _dtype_name(dtype: torch.dtype) -> str:
 # model sizes
 # ----------------------------------------------------------------------------------------------------------
 def model_sizes(name: str, vocab_size: int = CORPUS_VOCAB_SIZE) -> tuple[RetNetConfig, TransformerConfig]:
-    """The RetNet and the parameter-matched Transformer of the training config ``name`` (``retnet_edu.experiments.train``):
-    "cpu" is the course's model (notebook 08: d = 128, 4 layers, 4 heads), "gpu" the larger one (d = 384, 6 layers,
-    6 heads), "cpu-tiny" and "notebook" smaller ones. The vocabulary defaults to the course corpus's 76 characters."""
+    """The RetNet and the parameter-matched Transformer of the training config ``name``
+    (``retnet_edu.experiments.train``): "cpu" is the course's model (notebook 08: d = 128, 4 layers, 4 heads), "gpu"
+    the larger one (d = 384, 6 layers, 6 heads), "cpu-tiny" and "notebook" smaller ones. The vocabulary defaults to
+    the course corpus's 76 characters."""
     return model_configs(get_config(name), _check_positive_int(vocab_size, "vocab_size"))
 
 
@@ -177,7 +178,8 @@ def memory_method(device: torch.device | str) -> str:
     if device.type == "cuda":
         return "torch.cuda.max_memory_allocated during the call, minus torch.cuda.memory_allocated before it"
     return ("peak bytes held at once by tensors created by PyTorch operators during the call "
-            "(retnet_edu.experiments.measure.peak_tensor_bytes; memory held before the call, e.g. the weights, not counted)")
+            "(retnet_edu.experiments.measure.peak_tensor_bytes; memory held before the call, e.g. the weights, "
+            "not counted)")
 
 
 def peak_memory(fn: Callable[[], object], device: torch.device | str = "cpu") -> int:
@@ -241,8 +243,8 @@ def machine_info(device: torch.device | str = "cpu") -> dict:
 
 
 def save_result(result: dict, out_dir: str | Path) -> tuple[Path, Path | None]:
-    """Write ``<out>/<command>-<device>.json`` and its figure (``.png``, drawn by ``retnet_edu.course.viz``); returns
-    both paths (the PNG is None when matplotlib is missing)."""
+    """Write ``<out>/<command>-<device>.json`` and its figure (``.png``, drawn by
+    ``retnet_edu.experiments.bench_plots``); returns both paths (the PNG is None when matplotlib is missing)."""
     if not isinstance(result, dict) or result.get("schema") != SCHEMA:
         raise ValueError(f"result must be a dict with schema {SCHEMA!r}")
     out = Path(out_dir)
@@ -256,10 +258,10 @@ def save_result(result: dict, out_dir: str | Path) -> tuple[Path, Path | None]:
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
 
-        from retnet_edu.course import viz
+        from retnet_edu.experiments.bench_plots import plot_benchmark
     except ImportError:  # pragma: no cover - matplotlib is a dependency
         return path, None
-    drawn = viz.plot_benchmark(result)
+    drawn = plot_benchmark(result)
     png = out / f"{stem}.png"
     drawn["fig"].savefig(png, dpi=110, bbox_inches="tight")
     plt.close(drawn["fig"])

@@ -277,7 +277,8 @@ def run_decode(sizes=("cpu", "gpu"), batches=(1, 8), contexts=DECODE_CONTEXTS, d
                     progress(_decode_line(row))
         del retnet, transformer
         gc.collect()
-    return {"command": "decode", "settings": {"sizes": list(sizes), "batches": list(batches), "contexts": list(contexts),
+    return {"command": "decode",
+            "settings": {"sizes": list(sizes), "batches": list(batches), "contexts": list(contexts),
                          "dtype": _dtype_name(dtype), "repeats": repeats, "inner": inner, "warmup": warmup,
                          "memory": memory, "max_cache_mib": max_cache_mib,
                          "memory_method": memory_method(device) if memory else None,

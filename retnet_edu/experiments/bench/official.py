@@ -152,7 +152,8 @@ def run_official(size: str = "cpu", lengths=(512, 2048), batch: int = 2, chunk_s
     summary = {"all_equal": all(r["equal"] for r in rows), "max_abs_diff": max(r["max_abs_diff"] for r in rows),
                "worst_ratio": worst["ratio"], "worst": f"{worst['level']} {worst['mode']} T={worst['T']}",
                "ratios": {f"{r['level']} {r['mode']} T={r['T']}": r["ratio"] for r in rows}}
-    return {"command": "official", "settings": {"size": size, "lengths": list(lengths), "batch": batch, "chunk_size": chunk_size,
+    return {"command": "official",
+            "settings": {"size": size, "lengths": list(lengths), "batch": batch, "chunk_size": chunk_size,
                          "recurrent_steps": recurrent_steps, "repeats": repeats, "warmup": warmup,
                          "tolerance": tolerance, "torchscale": ts.version,
                          "check": "float64, eps = 0, official modules made exact with exact_float64",
@@ -164,5 +165,6 @@ def run_official(size: str = "cpu", lengths=(512, 2048), batch: int = 2, chunk_s
 
 def _official_line(r: dict) -> str:
     return (f"{r['level']:>8s} {r['mode']:<10s} T={r['T']:>5d}  ours {r['ours_ms']:9.3f} ms  official "
-            f"{r['official_ms']:9.3f} ms  ours/official ×{r['ratio']:5.2f}  max|Δ| (f64, eps 0) {r['max_abs_diff']:.1e}"
+            f"{r['official_ms']:9.3f} ms  ours/official ×{r['ratio']:5.2f}  "
+            f"max|Δ| (f64, eps 0) {r['max_abs_diff']:.1e}"
             f" {'✓' if r['equal'] else '✗'}")

@@ -158,7 +158,8 @@ def _train_line(r: dict) -> str:
         return f"T={r['T']:>5d} {r['impl']:<26s} skipped: {r['skipped']}"
     mem = f"  peak {r['peak_bytes'] / 2**20:9.1f} MiB ({r['peak_bytes_per_token'] / 1024:7.1f} KiB/token)" \
         if "peak_bytes" in r else ""
-    return f"T={r['T']:>5d} B={r['batch']:<3d} {r['impl']:<26s} {r['ms']:9.1f} ms  {r['us_per_token']:8.2f} µs/token{mem}"
+    return (f"T={r['T']:>5d} B={r['batch']:<3d} {r['impl']:<26s} {r['ms']:9.1f} ms  "
+            f"{r['us_per_token']:8.2f} µs/token{mem}")
 
 
 def _train_summary(rows: list[dict]) -> dict:
