@@ -77,6 +77,7 @@ from retnet_edu.experiments.bench.train import TRAIN_LENGTHS, measure_train, run
 __all__ = [
     "SCHEMA",
     "COMMANDS",
+    "DEFAULT_OUT",
     "DECODE_CONTEXTS",
     "TRAIN_LENGTHS",
     "model_sizes",
