@@ -3,6 +3,8 @@
 
     python3 course.py lab      set up (if needed) and open the course in JupyterLab on localhost
     python3 course.py test     set up (if needed) and run every test: unit tests and every notebook (strict nbval)
+    python3 course.py quick    set up (if needed) and run the unit tests without notebooks, the browser test or
+                               tests marked slow: the loop to run while coding (under a minute on 2 cores)
     python3 course.py bless    set up (if needed) and re-execute notebooks, storing their outputs (test settings)
     python3 course.py setup    only create/refresh the environment
     python3 course.py lock     rewrite constraints.txt from the environment (after changing pyproject.toml)
@@ -44,6 +46,7 @@ TEST_ENV = {
 PYTEST_NOTEBOOK_ARGS = [
     "--nbval", "--nbval-current-env", "--nbval-sanitize-with", "nbval_sanitize.cfg", "--nbval-cell-timeout=600",
 ]
+QUICK_MARKERS = "not slow and not browser"     # pytest.ini registers both markers
 
 
 def say(msg: str) -> None:
@@ -71,7 +74,7 @@ def setup_fingerprint() -> str:
 
 def setup(here: bool) -> Path:
     """Create/refresh the environment; return the Python to use."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):      # noqa: UP036 (course.py runs on any python3; the package needs 3.11)
         sys.exit(f"Python >= 3.11 is needed, this is {sys.version.split()[0]}")
     if here:
         python = Path(sys.executable)
@@ -100,10 +103,19 @@ def test_env() -> dict:
     return env
 
 
-def cmd_test(python: Path, extra: list[str]) -> int:
-    workers = ["-n", "2", "--dist", "loadfile"]
-    return run([python, "-m", "pytest", *workers, *PYTEST_NOTEBOOK_ARGS, "tests", "notebooks", *extra],
-               env=test_env(), check=False)
+def pytest_command(command: str, python: Path, extra: list[str]) -> list:
+    """The pytest command line of ``test`` (every test and notebook) or ``quick`` (unit tests only, no notebooks,
+    no browser, nothing marked slow); ``extra`` is appended (e.g. ``-k name`` or ``-x``)."""
+    if command == "test":
+        workers = ["-n", "2", "--dist", "loadfile"]
+        return [python, "-m", "pytest", *workers, *PYTEST_NOTEBOOK_ARGS, "tests", "notebooks", *extra]
+    if command == "quick":
+        return [python, "-m", "pytest", "-q", "-n", "2", "-m", QUICK_MARKERS, "tests", *extra]
+    raise ValueError(f"no pytest command for {command!r}")
+
+
+def cmd_test(python: Path, extra: list[str], command: str = "test") -> int:
+    return run(pytest_command(command, python, extra), env=test_env(), check=False)
 
 
 def cmd_bless(python: Path, notebooks: list[str]) -> int:
@@ -131,18 +143,22 @@ def cmd_lock(python: Path) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["setup", "lab", "test", "bless", "lock"])
+    ap.add_argument("command", choices=["setup", "lab", "test", "quick", "bless", "lock"])
     ap.add_argument("--here", action="store_true", help="use the running Python instead of .venv")
     ap.add_argument("args", nargs=argparse.REMAINDER,
-                    help="passed on: to pytest (test), jupyter lab (lab), or notebook paths (bless)")
-    ns = ap.parse_args(argv)
+                    help="passed on: to pytest (test, quick), jupyter lab (lab), or notebook paths (bless)")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = parser().parse_args(argv)
     python = setup(ns.here)
     if ns.command == "setup":
         return 0
-    if ns.command == "test":
-        return cmd_test(python, ns.args)
+    if ns.command in ("test", "quick"):
+        return cmd_test(python, ns.args, ns.command)
     if ns.command == "bless":
         return cmd_bless(python, ns.args)
     if ns.command == "lab":

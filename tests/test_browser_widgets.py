@@ -22,6 +22,8 @@ SHOTS = ROOT / "shots"
 NOTEBOOK = ROOT / "notebooks" / "02_decay_masks_and_multiscale_heads.ipynb"
 NAMES = ("lab_02_before.png", "lab_02_after.png", "lab_02_widget_before.png", "lab_02_widget_after.png")
 
+pytestmark = pytest.mark.browser      # python3 course.py quick leaves it out; course.py test runs it
+
 sys.path.insert(0, str(SCRIPT.parent))
 import lab_widget_check  # noqa: E402
 
