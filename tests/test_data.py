@@ -111,6 +111,7 @@ def test_corrupted_corpus_says_what_to_run(tmp_path, corpus):
     assert load_corpus(bad, sha256=None).startswith("THESEUS:")   # explicit opt-out of the check
 
 
+@pytest.mark.slow      # ~2.7 s on 2 cores: python3 course.py quick leaves it out
 def test_tokenizer_round_trip_on_the_corpus(corpus):
     tok = CharTokenizer.from_text(corpus)
     assert tok.vocab_size == data.CORPUS_VOCAB_SIZE

@@ -75,6 +75,7 @@ DECODE_ROW = {"size", "batch", "context", "retnet_ms", "transformer_ms", "retnet
               "memory_ratio"}
 
 
+@pytest.mark.slow      # ~2-4 s on 2 cores: python3 course.py quick leaves it out
 def test_decode_quick(tmp_path, capsys):
     data = run_cli("decode", tmp_path)
     rows = data["rows"]
