@@ -1,4 +1,4 @@
-"""Part II plots (notebooks 05-07) return the numbers they draw."""
+"""Notebook 05's figures (``retnet_edu.course.viz.ch05``) return the numbers they draw."""
 
 import matplotlib
 
@@ -7,13 +7,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from retnet_edu.course.viz import (  # noqa: E402
-    CHUNK_BLOCK_LABELS,
-    chunk_block_labels,
-    plot_chunk_blocks,
-    plot_curves,
-    plot_param_counts,
-)
+from retnet_edu.course.viz import CHUNK_BLOCK_LABELS, chunk_block_labels, plot_chunk_blocks, plot_curves  # noqa: E402
 
 
 @pytest.mark.parametrize("T,B", [(16, 4), (10, 4), (7, 1), (5, 9), (12, 12)])
@@ -57,15 +51,3 @@ def test_plot_curves():
         plot_curves([1, 2], {}, "x", "y")
     with pytest.raises(ValueError, match="x"):
         plot_curves([], {"a": []}, "x", "y")
-
-
-def test_plot_param_counts():
-    d = plot_param_counts({"A": {"q": 64, "ffn": 128}, "B": {"all": 192}}, 8)
-    assert d["totals"] == {"A": 192, "B": 192}
-    assert d["in_d2"]["A"] == {"q": 1.0, "ffn": 2.0}
-    assert len(d["fig"].axes[0].patches) == 3
-    plt.close(d["fig"])
-    with pytest.raises(ValueError, match="count"):
-        plot_param_counts({"A": {"q": -1}}, 8)
-    with pytest.raises(ValueError, match="breakdowns"):
-        plot_param_counts({}, 8)
