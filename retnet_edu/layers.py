@@ -16,8 +16,6 @@ with its parallel mode at its default eps = 1e-6; see notebook 06).
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import math
 import numbers
 from dataclasses import dataclass
@@ -27,8 +25,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from retnet_edu._args import check_int as _check_dim
-from retnet_edu.position import _rotate_pairs, _rotation_factors
-from retnet_edu.retention import _check_chunk_size, _chunk_factors, _chunkwise, _chunkwise_batched, _recurrent, decay_gammas
+from retnet_edu.kernels import shared_position_factors
+from retnet_edu.position import apply_rotation
+from retnet_edu.retention import chunkwise_retention, decay_gammas, parallel_retention, recurrent_retention
 
 __all__ = [
     "MODES",
@@ -75,41 +74,6 @@ def check_mode(mode) -> str:
     if not isinstance(mode, str) or mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     return mode
-
-
-_SHARED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("retnet_edu_shared_factors", default=None)
-
-
-@contextlib.contextmanager
-def shared_position_factors():
-    """Inside this block, layers that see the same positions share what depends only on positions and decays.
-
-    Every ``MultiScaleRetention`` call needs the rotation's sines and cosines for its positions and, in parallel
-    and chunkwise mode, the decay matrix D (eq. 5) or the chunk factors D^(B), ξ, ζ, γ^B (eq. 7). All layers of a
-    model see the same positions and (with the same γ) need the same numbers, so inside this block the first layer
-    computes them and the others reuse them (the official code computes them once per forward too, in
-    ``RetNetRelPos``). The numbers are the same either way; the model is faster, and in training the autograd
-    graph keeps one D instead of one per layer. ``RetNetLM.forward`` runs its layers inside this block; what is
-    shared is released when the block ends. Nested blocks share the outer one's store.
-    """
-    if _SHARED.get() is not None:
-        yield
-        return
-    token = _SHARED.set({})
-    try:
-        yield
-    finally:
-        _SHARED.reset(token)
-
-
-def _shared(key: tuple, make):
-    """``make()``, or inside ``shared_position_factors`` the value made for ``key`` by an earlier layer."""
-    store = _SHARED.get()
-    if store is None:
-        return make()
-    if key not in store:
-        store[key] = make()
-    return store[key]
 
 
 def _rms(x: Tensor, eps: float) -> Tensor:
@@ -206,7 +170,6 @@ class MultiScaleRetention(nn.Module):
         # float64, kept off the parameter/buffer lists so that .float()/.half() never round it
         self._gamma64 = gamma.detach().to(device="cpu", dtype=torch.float64).clone()
         self._gamma_cache: dict[tuple, Tensor] = {}
-        self._gamma_key = tuple(self._gamma64.tolist())          # layers with equal decays share factors
 
         self.q_proj = nn.Linear(embed_dim, embed_dim, bias=False)
         self.k_proj = nn.Linear(embed_dim, embed_dim, bias=False)
@@ -227,10 +190,13 @@ class MultiScaleRetention(nn.Module):
         return self._gamma64.clone()
 
     def _gamma_for(self, x: Tensor) -> Tensor:
+        """The decay rates in the decay dtype of ``x`` (float64 for float64, else float32) on x's device: one tensor
+        per (device, dtype), reused by every call (so retention checks its values once)."""
         dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
         key = (x.device, dtype)
         if key not in self._gamma_cache:
-            self._gamma_cache[key] = self._gamma64.to(dtype=dtype).to(x.device)
+            with torch.inference_mode(False):      # a normal tensor even when first made under inference mode
+                self._gamma_cache[key] = self._gamma64.to(dtype=dtype).to(x.device)
         return self._gamma_cache[key]
 
     def _check_inputs(self, x, mode, chunk_size, state):
@@ -259,6 +225,17 @@ class MultiScaleRetention(nn.Module):
         ``mode``: "parallel" (eq. 5, plus the cross term ``ξ ⊙ (Q S)`` when a state is passed), "recurrent"
         (eq. 6, token by token) or "chunkwise" (eq. 7, needs ``chunk_size``). All three give the same y and
         state; a state from any mode can continue in any mode.
+
+        Each mode calls the function of ``retnet_edu.retention`` that notebooks 03-05 teach; where it has a faster
+        form it runs a named kernel of ``retnet_edu.kernels``, tested equal to the equation:
+
+        - the rotation: ``apply_rotation`` (``kernels.rotate_pairs``, bit for bit), one set of sines and cosines
+          for q and k (and for every layer inside ``RetNetLM.forward``), from ``kernels.rotation_factors``;
+        - "parallel": ``parallel_retention(..., state=S, return_state=True)``, its D, ξ, ζ, γ^T from
+          ``kernels.chunk_factors`` (made once per forward for all layers with the same decays);
+        - "recurrent": ``recurrent_retention``; one token (decoding) is ``kernels.recurrent_decode_step``;
+        - "chunkwise": ``chunkwise_retention``, which runs ``kernels.chunkwise_retention_batched`` (all full chunks
+          at once) unless the chunks are smaller than ``d_k·d_v / (d_k + d_v)``, then its chunk loop.
         """
         self._check_inputs(x, mode, chunk_size, state)
         bsz, t, _ = x.shape
@@ -269,34 +246,16 @@ class MultiScaleRetention(nn.Module):
         q = self.q_proj(x).view(bsz, t, h, d_k).transpose(1, 2)
         k = (self.k_proj(x) * self.scaling).view(bsz, t, h, d_k).transpose(1, 2)
         v = self.v_proj(x).view(bsz, t, h, d_v).transpose(1, 2)
-        where = (x.dtype, x.device)
-        signed_sin, cos = _shared(("rotation", t, d_k, offset) + where,                # one set for q and k
-                                  lambda: _rotation_factors(t, d_k, offset, x.dtype, x.device))
-        q = _rotate_pairs(q, signed_sin, cos)                                 # = apply_rotation(q, offset)
-        k = _rotate_pairs(k, signed_sin, cos)
-        gamma = self._gamma_for(x)
-        # The inputs were checked above and gamma at construction: the equations of retnet_edu.retention are
-        # called without re-checking (decoding one token is mostly overhead), with their decay factors shared
-        # between layers inside shared_position_factors().
-        if mode == "parallel":
-            # eq. 5 (parallel_retention), plus ξ ⊙ (Q S0) for an incoming state (chunk_cross_retention); the state
-            # after the sequence is eq. 7's update over one chunk of length T (chunk_state_update)
-            D, xi, zeta, decay = _shared(("factors", self._gamma_key, t) + where,
-                                         lambda: _chunk_factors(gamma, t, x.dtype))
-            o = ((q @ k.transpose(-1, -2)) * D) @ v
-            S = k.transpose(-1, -2) @ (v * zeta)
-            if S0 is not None:
-                o = o + (q @ S0) * xi
-                S = decay * S0 + S
-        elif mode == "recurrent":
-            o, S = _recurrent(q, k, v, gamma, S0)
-        else:
-            chunk_size = _check_chunk_size(chunk_size)
-            factors = _shared(("chunk factors", self._gamma_key) + where, dict)
-            # all full chunks at once (few large products), unless the chunks are so small that their T/B states
-            # (d_k·d_v numbers each) would outweigh the chunks themselves (B·(d_k + d_v)): then one chunk at a time
-            batched = chunk_size * (d_k + d_v) >= d_k * d_v
-            o, S = (_chunkwise_batched if batched else _chunkwise)(q, k, v, gamma, chunk_size, S0, factors)
+        gamma = self._gamma_for(x)          # checked at construction; retention checks its values once per tensor
+        with shared_position_factors():     # q and k share one rotation (every layer does inside RetNetLM.forward)
+            q = apply_rotation(q, offset)
+            k = apply_rotation(k, offset)
+            if mode == "parallel":
+                o, S = parallel_retention(q, k, v, gamma, state=S0, return_state=True)
+            elif mode == "recurrent":
+                o, S = recurrent_retention(q, k, v, gamma, S0)
+            else:
+                o, S = chunkwise_retention(q, k, v, gamma, chunk_size, S0)
 
         o = group_rms_norm(o, self.norm_eps)                   # (B, H, T, d_v), per head and token
         o = o.transpose(1, 2).reshape(bsz, t, h * d_v)
@@ -306,6 +265,24 @@ class MultiScaleRetention(nn.Module):
     def extra_repr(self) -> str:
         return (f"embed_dim={self.embed_dim}, value_dim={self.value_dim}, num_heads={self.num_heads}, "
                 f"norm_eps={self.norm_eps}")
+
+    def mixing_matrix(self, x: Tensor, index: int) -> dict:
+        r"""The T × T matrix by which head ``index`` combines positions of one sequence ``x`` (1, T, E) (the
+        block's normed input): ``M = (q kᵀ) ⊙ D`` before the group norm (q, k rotated and the key scaled, as in
+        ``forward``), so that the head's retention output is ``M v``. Returns ``{"full": M, "fixed": D, "kind":
+        "retention"}``: ``D`` (γ^(n-m) below the diagonal, the causal mask of ones when γ = 1) does not depend on
+        the data."""
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < self.num_heads:
+            raise ValueError(f"index must be a head number in [0, {self.num_heads}), got {index!r}")
+        if x.dim() != 3 or x.shape[0] != 1 or x.shape[2] != self.embed_dim:
+            raise ValueError(f"x must have shape (1, T, {self.embed_dim}), got {tuple(x.shape)}")
+        from retnet_edu.retention import decay_mask
+
+        t, h = x.shape[1], self.num_heads
+        q = apply_rotation(self.q_proj(x).view(1, t, h, -1).transpose(1, 2))
+        k = apply_rotation((self.k_proj(x) * self.scaling).view(1, t, h, -1).transpose(1, 2))
+        D = decay_mask(self.gamma, t)[index].to(q.dtype)
+        return {"full": (q[0, index] @ k[0, index].T) * D, "fixed": D, "kind": "retention"}
 
 
 class GatedFeedForward(nn.Module):
@@ -356,3 +333,13 @@ class RetNetBlock(nn.Module):
         x = x + self.dropout(y)
         x = x + self.dropout(self.ffn(self.final_layer_norm(x)))
         return x, state
+
+    @property
+    def token_mixer(self) -> MultiScaleRetention:
+        """The block's token mixer, under the name every block of the course answers to (here ``retention``)."""
+        return self.retention
+
+    @property
+    def mixer_norm(self) -> RMSNorm:
+        """The norm in front of the token mixer (here ``retention_layer_norm``)."""
+        return self.retention_layer_norm

@@ -14,6 +14,11 @@ Both q and k are rotated by +nθ with the same function; the real dot product of
 ``Re[Σ_i q_i conj(k_i) e^{i(n-m)θ_i}]``, which depends on positions only through n - m.
 Sines and cosines are computed in float64 (positions times angles lose digits in float32 at large n) and then
 cast to the input dtype.
+
+``apply_rotation`` computes exactly this formula with the named kernels ``kernels.rotation_factors`` and
+``kernels.rotate_pairs`` (bit for bit the same numbers, in fewer operations); inside
+``kernels.shared_position_factors()`` the factors of one set of positions are made once and reused (by q and k, and
+by every layer of a model).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import numbers
 
 import torch
 from torch import Tensor
+
+import retnet_edu.kernels as kernels
 
 __all__ = ["rotation_angles", "rotate_every_two", "rotation_sin_cos", "apply_rotation"]
 
@@ -80,49 +87,11 @@ _ANGLES64: dict[tuple[int, torch.device], Tensor] = {}
 
 def _angles64(d_k: int, device: torch.device) -> Tensor:
     """``rotation_angles(d_k, float64, device)``, computed once per (d_k, device): decoding asks for the same
-    angles at every token of every layer. Internal (never handed out, so never modified)."""
+    angles at every token of every layer. Internal (handed only to ``kernels.rotation_factors``, which reads it)."""
     key = (d_k, device)
     if key not in _ANGLES64:
         _ANGLES64[key] = rotation_angles(d_k, torch.float64, device)
     return _ANGLES64[key]
-
-
-def _rotate(x: Tensor, sin: Tensor, cos: Tensor) -> Tensor:
-    """``x cos + rotate_every_two(x) sin`` without checks: one set of sines and cosines serves q and k."""
-    return x * cos + rotate_every_two(x) * sin
-
-
-_SIGNS: dict[tuple[int, torch.dtype, torch.device], Tensor] = {}
-
-
-def _rotation_factors(T: int, d_k: int, offset: int, dtype: torch.dtype,
-                      device: torch.device) -> tuple[Tensor, Tensor]:
-    """``(signed_sin, cos)`` for ``_rotate_pairs``: the sines of ``rotation_sin_cos`` with the sign of
-    ``rotate_every_two`` folded in (``-sin`` on even coordinates, ``+sin`` on odd ones). Made once per call of
-    a layer and shared by its queries and keys."""
-    # rotation_sin_cos without its argument checks (the caller's shapes are already checked)
-    work = torch.device("cpu") if device.type == "mps" else device
-    if T == 1:                        # decoding: position times angle, the same products without an arange
-        angles = (_angles64(d_k, work) * float(offset))[None, :]
-    else:
-        angles = torch.arange(offset, offset + T, dtype=torch.float64, device=work)[:, None] * _angles64(d_k, work)[None, :]
-    sin, cos = torch.sin(angles).to(dtype=dtype, device=device), torch.cos(angles).to(dtype=dtype, device=device)
-    key = (d_k, sin.dtype, sin.device)
-    if key not in _SIGNS:
-        _SIGNS[key] = torch.tensor([-1.0, 1.0], dtype=sin.dtype, device=sin.device).repeat(d_k // 2)
-    return sin * _SIGNS[key], cos
-
-
-def _rotate_pairs(x: Tensor, signed_sin: Tensor, cos: Tensor) -> Tensor:
-    """``apply_rotation`` from precomputed factors, without checks and with fewer operations: each pair
-    ``(x_2i, x_2i+1)`` swapped is ``(x_2i+1, x_2i)``, and ``(-x_2i+1)·sin = x_2i+1·(-sin)`` exactly (a sign
-    change is exact), so the result is bit for bit ``x cos + rotate_every_two(x) sin``."""
-    pairs = x.unflatten(-1, (-1, 2))
-    if x.shape[-2] == 1:                       # one token (decoding): fewest operations
-        swapped = pairs.flip(-1).flatten(-2)
-    else:                                      # many tokens: two strided copies beat flip's indexing
-        swapped = torch.stack((pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)
-    return x * cos + swapped * signed_sin
 
 
 def apply_rotation(x: Tensor, offset: int = 0) -> Tensor:
@@ -130,7 +99,8 @@ def apply_rotation(x: Tensor, offset: int = 0) -> Tensor:
 
     ``x``: (..., T, d_k) with d_k even; token t of the input sits at position n = offset + t. Returns a new
     tensor of the same shape and dtype. The rotation preserves norms, and ``apply_rotation(x, 0)`` leaves
-    the token at position 0 unchanged.
+    the token at position 0 unchanged. Inside ``kernels.shared_position_factors()`` calls for the same positions,
+    width, dtype and device share one set of sines and cosines.
     """
     if not isinstance(x, Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
@@ -138,5 +108,12 @@ def apply_rotation(x: Tensor, offset: int = 0) -> Tensor:
         raise TypeError(f"x must have a floating-point dtype, got {x.dtype}")
     if x.dim() < 2:
         raise ValueError(f"x must be (..., T, d_k), got shape {tuple(x.shape)}")
-    sin, cos = rotation_sin_cos(x.shape[-2], x.shape[-1], offset, x.dtype, x.device)
-    return _rotate(x, sin, cos)
+    d_k = _check_d_k(x.shape[-1])
+    if isinstance(offset, bool) or not isinstance(offset, numbers.Integral):
+        raise TypeError(f"offset must be an int, got {type(offset).__name__}")
+    if offset < 0:
+        raise ValueError(f"offset must be >= 0, got {offset}")
+    # x cos(nθ) + rotate_every_two(x) sin(nθ), with sin and cos as rotation_sin_cos makes them, bit for bit
+    work = torch.device("cpu") if x.device.type == "mps" else x.device      # float64 where it exists
+    signed_sin, cos = kernels.rotation_factors(_angles64(d_k, work), x.shape[-2], int(offset), x.dtype, x.device)
+    return kernels.rotate_pairs(x, signed_sin, cos)

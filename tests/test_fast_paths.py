@@ -1,27 +1,27 @@
-"""The faster internals used by MultiScaleRetention and RetNetLM (issue 6, after profiling against torchscale) compute
-exactly the numbers of the public, checked functions: bit for bit, not just within a tolerance.
+"""The named kernels of ``retnet_edu.kernels`` (issue 6, after profiling against torchscale; named in issue 11)
+compute exactly the numbers of the plain equations: bit for bit, not just within a tolerance.
 
-- the decay matrix D is built from the t powers γ^0 … γ^(t-1) laid out along its diagonals (Toeplitz);
-- the rotation is made once per call for q and k, with the sign of rotate_every_two folded into the sines;
-- the module calls the equations without re-checking its (already checked) inputs;
+- the decay matrix D is built from the t powers γ^0 … γ^(t-1) laid out along its diagonals (``toeplitz_decay_mask``);
+- the rotation is made once per call for q and k, with the sign of rotate_every_two folded into the sines
+  (``rotation_factors``, ``rotate_pairs``), and ``apply_rotation`` uses them;
+- one recurrent token is one fused step (``recurrent_decode_step``);
+- the module calls the public equations; γ's values are checked once per tensor, not once per call;
 - inside ``shared_position_factors`` (every ``RetNetLM.forward``) layers share the rotation and decay factors;
-- in chunkwise mode the module computes all full chunks at once (``_chunkwise_batched``): the same equation summed
-  in another order, so equal to ``chunkwise_retention`` up to rounding (float64: 1e-12), not bit for bit.
+- in chunkwise mode all full chunks are computed at once (``chunkwise_retention_batched``): the same equation summed
+  in another order, so equal to the chunk loop (``chunkwise_retention(..., batched=False)``) up to rounding
+  (float64: 1e-12), not bit for bit.
 """
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from retnet_edu import layers as L
-from retnet_edu.layers import MultiScaleRetention, RetentionState, group_rms_norm, shared_position_factors
+from retnet_edu import kernels
 from retnet_edu.experiments.measure import peak_tensor_bytes
+from retnet_edu.layers import MultiScaleRetention, RetentionState, group_rms_norm, shared_position_factors
 from retnet_edu.model import RetNetConfig, RetNetLM
-from retnet_edu.position import _rotate_pairs, _rotation_factors, apply_rotation
+from retnet_edu.position import apply_rotation, rotate_every_two, rotation_angles, rotation_sin_cos
 from retnet_edu.retention import (
-    _chunkwise,
-    _chunkwise_batched,
-    _mask,
     chunk_cross_retention,
     chunk_state_update,
     chunkwise_retention,
@@ -29,6 +29,7 @@ from retnet_edu.retention import (
     decay_mask,
     parallel_retention,
     recurrent_retention,
+    retention_step,
 )
 
 DTYPES = (torch.float64, torch.float32, torch.bfloat16)
@@ -38,7 +39,7 @@ DTYPES = (torch.float64, torch.float32, torch.bfloat16)
 @pytest.mark.parametrize("T", [0, 1, 2, 7, 100])
 def test_decay_matrix_is_toeplitz_of_the_powers(dtype, T):
     gamma = torch.tensor([0.5, 0.96875, 1.0], dtype=dtype)
-    D = _mask(gamma, T)
+    D = kernels.toeplitz_decay_mask(gamma, T)
     assert D.shape == (3, T, T) and D.dtype == dtype and D.is_contiguous()
     powers = torch.pow(gamma[:, None], torch.arange(T, dtype=dtype))          # γ^0 … γ^(T-1), one per distance
     for n in range(T):
@@ -56,7 +57,8 @@ def test_decay_matrix_never_overflows():
     g = torch.tensor([0.5, 0.9], dtype=torch.float32)
     D = decay_mask(g, 3000)                                                     # 0.5^-2999 would be inf
     assert torch.isfinite(D).all() and D.max() == 1 and D[:, 0, 1:].abs().max() == 0
-    assert peak_tensor_bytes(lambda: _mask(g, 1000)) < 1.2 * 2 * 1000 * 1000 * 4   # no T×T temporaries besides D
+    peak = peak_tensor_bytes(lambda: kernels.toeplitz_decay_mask(g, 1000))
+    assert peak < 1.2 * 2 * 1000 * 1000 * 4                                     # no T×T temporaries besides D
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -64,8 +66,91 @@ def test_decay_matrix_never_overflows():
 def test_rotation_fast_path_is_apply_rotation(dtype, T, offset):
     x = torch.randn(2, 3, T, 16, generator=torch.Generator().manual_seed(T + offset)).to(dtype)
     x = x.transpose(1, 2).contiguous().transpose(1, 2)                          # the strides the module has
-    signed_sin, cos = _rotation_factors(T, 16, offset, dtype, x.device)
-    assert torch.equal(_rotate_pairs(x, signed_sin, cos), apply_rotation(x, offset))
+    signed_sin, cos = kernels.rotation_factors(rotation_angles(16), T, offset, dtype, x.device)
+    assert torch.equal(kernels.rotate_pairs(x, signed_sin, cos), apply_rotation(x, offset))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(5, 8), (1, 2), (2, 3, 1, 16), (2, 3, 9, 16), (1, 4, 33, 64), (3, 2, 2, 1, 6)])
+@pytest.mark.parametrize("offset", [0, 1, 7, 12345])
+def test_apply_rotation_is_the_formula_bit_for_bit(dtype, shape, offset):
+    """apply_rotation runs kernels.rotate_pairs on kernels.rotation_factors; it must be the formula of notebook 04,
+    x cos(nθ) + rotate_every_two(x) sin(nθ) with rotation_sin_cos's numbers, exactly, inside the shared cache or not."""
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(offset + len(shape))).to(dtype)
+    sin, cos = rotation_sin_cos(shape[-2], shape[-1], offset, dtype)
+    want = x * cos + rotate_every_two(x) * sin
+    assert torch.equal(apply_rotation(x, offset), want)
+    with shared_position_factors():
+        first = apply_rotation(x, offset)
+        again = apply_rotation(x.clone(), offset)                               # from the cache
+        assert [key[0] for key in kernels.shared_store()] == ["rotation"]
+    assert torch.equal(first, want) and torch.equal(again, want)
+    if len(shape) == 4:                                                         # the strides of a transposed view
+        xt = x.transpose(1, 2).contiguous().transpose(1, 2)
+        assert torch.equal(apply_rotation(xt, offset), want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_decode_step_is_retention_step(dtype):
+    g = torch.Generator().manual_seed(3)
+    q, k = (torch.randn(2, 3, 1, 8, generator=g).to(dtype) for _ in range(2))
+    v = torch.randn(2, 3, 1, 6, generator=g).to(dtype)
+    S = torch.randn(2, 3, 8, 6, generator=g).to(dtype)
+    gamma = decay_gammas(3).to(kernels.decay_dtype(dtype))
+    o, S1 = kernels.recurrent_decode_step(q, k, v, gamma, S)
+    o_ref, S_ref = retention_step(q[:, :, 0], k[:, :, 0], v[:, :, 0], gamma, S)
+    assert torch.equal(o[:, :, 0], o_ref) and torch.equal(S1, S_ref)
+    o2, S2 = recurrent_retention(q, k, v, gamma, S)                             # T = 1 runs the kernel
+    assert torch.equal(o2, o) and torch.equal(S2, S1)
+
+
+def test_chunkwise_retention_picks_the_kernel_by_the_rule(monkeypatch):
+    calls = []
+    real = kernels.chunkwise_retention_batched
+    monkeypatch.setattr(kernels, "chunkwise_retention_batched", lambda *a: calls.append(a[4]) or real(*a))
+    q, k = (torch.randn(1, 2, 20, 8, dtype=torch.float64) for _ in range(2))
+    v = torch.randn(1, 2, 20, 16, dtype=torch.float64)                          # d_k·d_v / (d_k + d_v) = 5.33
+    gamma = decay_gammas(2)
+    for chunk_size in (1, 5, 6, 20):
+        chunkwise_retention(q, k, v, gamma, chunk_size)
+    chunkwise_retention(q, k, v, gamma, 1, batched=True)
+    chunkwise_retention(q, k, v, gamma, 20, batched=False)
+    assert calls == [6, 20, 1]
+    assert kernels.prefer_batched_chunks(6, 8, 16) and not kernels.prefer_batched_chunks(5, 8, 16)
+    with pytest.raises(TypeError, match="batched"):
+        chunkwise_retention(q, k, v, gamma, 4, batched="yes")
+
+
+def aten_ops(fn) -> list[str]:
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        fn()
+    return [e.name for e in prof.events() if e.cpu_parent is None]
+
+
+def test_decoding_checks_gamma_once():
+    """The layer calls the checked public functions for every token; γ's values (NaN, range) are checked with tensor
+    operations the first time only: the second call dispatches no isnan."""
+    m = MultiScaleRetention(16, 32, 2)
+    x = torch.randn(1, 1, 16)
+    with torch.no_grad():
+        first = aten_ops(lambda: m(x, mode="recurrent"))
+        _, state = m(x, mode="recurrent")
+        second = aten_ops(lambda: m(x, mode="recurrent", state=state))
+    assert "aten::isnan" in first and "aten::isnan" not in second
+
+
+def test_transformer_rotates_with_one_set_of_factors():
+    """CausalSelfAttention rotates q and k with apply_rotation and one set of sines and cosines; TransformerLM.forward
+    runs its layers inside shared_position_factors, so one forward makes one set for all layers (like RetNetLM)."""
+    from retnet_edu.baselines.transformer import CausalSelfAttention, TransformerConfig, TransformerLM
+
+    att = CausalSelfAttention(32, 4)
+    with torch.no_grad():
+        assert aten_ops(lambda: att(torch.randn(2, 5, 32))).count("aten::sin") == 1
+        lm = TransformerLM(TransformerConfig(vocab_size=20, embed_dim=32, num_layers=3, num_heads=4))
+        assert aten_ops(lambda: lm(torch.randint(0, 20, (2, 5)))).count("aten::sin") == 1
+        retnet = RetNetLM(RetNetConfig(vocab_size=20, embed_dim=32, num_layers=3, num_heads=4))
+        assert aten_ops(lambda: retnet(torch.randint(0, 20, (2, 5)))).count("aten::sin") == 1
 
 
 def reference_msr(m, x, mode, chunk_size=None, state=None):
@@ -86,7 +171,7 @@ def reference_msr(m, x, mode, chunk_size=None, state=None):
     elif mode == "recurrent":
         o, S = recurrent_retention(q, k, v, gamma, S0)
     else:
-        o, S = chunkwise_retention(q, k, v, gamma, chunk_size, S0)
+        o, S = chunkwise_retention(q, k, v, gamma, chunk_size, S0, batched=False)     # eq. 7 chunk after chunk
     o = group_rms_norm(o, m.norm_eps).transpose(1, 2).reshape(bsz, t, h * d_v)
     return m.out_proj(F.silu(m.g_proj(x)) * o), RetentionState(S, offset + t)
 
@@ -121,8 +206,8 @@ def test_batched_chunkwise_is_the_loop(T, chunk_size):
     v = torch.randn(2, 3, T, 6, generator=g, dtype=torch.float64)
     gamma = decay_gammas(3)
     for S0 in (None, torch.randn(2, 3, 8, 6, generator=g, dtype=torch.float64)):
-        o1, S1 = _chunkwise(q, k, v, gamma, chunk_size, S0)
-        o2, S2 = _chunkwise_batched(q, k, v, gamma, chunk_size, S0)
+        o1, S1 = chunkwise_retention(q, k, v, gamma, chunk_size, S0, batched=False)
+        o2, S2 = kernels.chunkwise_retention_batched(q, k, v, gamma, chunk_size, S0)
         o3 = parallel_retention(q, k, v, gamma) + (0 if S0 is None else chunk_cross_retention(q, gamma, S0))
         assert o2.shape == o1.shape == (2, 3, T, 6) and S2.shape == S1.shape
         assert (S2 - S1).abs().max() <= 1e-12
@@ -130,9 +215,9 @@ def test_batched_chunkwise_is_the_loop(T, chunk_size):
             assert (o2 - o1).abs().max() <= 1e-12 and (o2 - o3).abs().max() <= 1e-12
     if T:                                   # gradients flow through the batched form like through the loop
         qs, ks, vs = (x.clone().requires_grad_() for x in (q, k, v))
-        (_chunkwise_batched(qs, ks, vs, gamma, chunk_size, None)[0].sum()).backward()
+        (kernels.chunkwise_retention_batched(qs, ks, vs, gamma, chunk_size, None)[0].sum()).backward()
         qg = q.clone().requires_grad_()
-        (_chunkwise(qg, k, v, gamma, chunk_size, None)[0].sum()).backward()
+        (chunkwise_retention(qg, k, v, gamma, chunk_size, None, batched=False)[0].sum()).backward()
         assert (qs.grad - qg.grad).abs().max() <= 1e-12
 
 
@@ -159,7 +244,7 @@ def test_lm_shares_factors_and_agrees_with_its_layers():
         for layer in lm.layers:                                                 # no sharing: each layer its own
             x, _ = layer(x, mode=mode, chunk_size=5)
         assert torch.equal(lm.output_projection(lm.layer_norm(x)), logits), mode
-    assert L._SHARED.get() is None                                              # released after the forward
+    assert kernels.shared_store() is None                                       # released after the forward
 
 
 def test_shared_store_scope():
@@ -167,14 +252,14 @@ def test_shared_store_scope():
     m3 = MultiScaleRetention(16, 32, 2, gamma=torch.tensor([0.5, 0.75], dtype=torch.float64))
     x = torch.randn(1, 10, 16)
     with shared_position_factors():
-        store = L._SHARED.get()
+        store = kernels.shared_store()
         with shared_position_factors():                                         # nested: the same store
-            assert L._SHARED.get() is store
+            assert kernels.shared_store() is store
         for m in (m1, m2, m3):
             m(x)
         kinds = sorted(k[0] for k in store)
         assert kinds == ["factors", "factors", "rotation"]                      # m1, m2 share; m3 has other decays
-    assert L._SHARED.get() is None
+    assert kernels.shared_store() is None
 
 
 def test_training_graph_keeps_one_decay_matrix():

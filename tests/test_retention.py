@@ -207,6 +207,96 @@ def test_parallel_prefix_plus_cross_term_continues_a_sequence():
     assert close64(tail, parallel_retention(q, k, v, gamma)[:, :, 4:])
 
 
+@pytest.mark.parametrize("T", [0, 1, 2, 7, 13])
+@pytest.mark.parametrize("with_state", [False, True])
+def test_parallel_with_state_and_return_state_is_recurrent(T, with_state):
+    """parallel_retention(..., state=S0, return_state=True): eq. 5 plus ξ ⊙ (Q S0), and the state by eq. 7's update
+    over one chunk of length T, equal to recurrent_retention; without the keywords it is still o alone."""
+    q, k, v, gamma, S0 = make(T=T, with_state=with_state)
+    o_ref, S_ref = recurrent_retention(q, k, v, gamma, S0)
+    o, S = parallel_retention(q, k, v, gamma, state=S0, return_state=True)
+    assert o.shape == o_ref.shape and S.shape == S_ref.shape == (2, 3, 4, 5)
+    assert close64(o, o_ref) and close64(S, S_ref)
+    assert torch.equal(parallel_retention(q, k, v, gamma, state=S0), o)                     # o alone
+    if not with_state:
+        assert torch.equal(parallel_retention(q, k, v, gamma), o)
+        assert torch.equal(parallel_retention(q, k, v, gamma, state=None, return_state=False), o)
+    if with_state:
+        assert S is not S0 and torch.equal(S0, make(T=T, with_state=True)[4])                # S0 not modified
+    # the pieces of eq. 7 it is made of, bit for bit
+    pieces = parallel_retention(q, k, v, gamma) + (chunk_cross_retention(q, gamma, S0) if with_state else 0)
+    assert torch.equal(o, pieces) and torch.equal(S, chunk_state_update(k, v, gamma, S0))
+
+
+@pytest.mark.parametrize("cuts", [[5], [3, 7], [1, 2, 3, 4, 5], [6, 12], [12]])
+def test_parallel_pieces_that_do_not_divide_T_carry_the_state(cuts):
+    """A sequence of 13 tokens read in parallel pieces of uneven lengths (none dividing 13), each continuing from the
+    state the previous one returned: the outputs and final state of one recurrent pass, at 1e-10 relative."""
+    q, k, v, gamma, S0 = make(T=13, with_state=True)
+    full, S_full = recurrent_retention(q, k, v, gamma, S0)
+    bounds, S, outs = [0, *cuts, 13], S0, []
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        o, S = parallel_retention(q[:, :, a:b], k[:, :, a:b], v[:, :, a:b], gamma, state=S, return_state=True)
+        outs.append(o)
+    assert close64(torch.cat(outs, dim=2), full) and close64(S, S_full)
+
+
+def test_parallel_with_state_gradients_are_recurrent():
+    q, k, v, gamma, S0 = make(T=9, with_state=True)
+    w = torch.randn(2, 3, 9, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    grads = {}
+    for name, fn in (("parallel", lambda *a: parallel_retention(*a[:4], state=a[4], return_state=True)),
+                     ("recurrent", recurrent_retention)):
+        leaves = [x.clone().requires_grad_() for x in (q, k, v, S0)]
+        o, S = fn(*leaves[:3], gamma, leaves[3])
+        ((o * w).sum() + (S ** 2).sum()).backward()
+        grads[name] = [x.grad for x in leaves]
+    for a, b in zip(grads["parallel"], grads["recurrent"], strict=True):
+        assert close64(a, b)
+    small = (q[:1, :2, :5, :2], k[:1, :2, :5, :2], v[:1, :2, :5, :3], S0[:1, :2, :2, :3])
+    leaves = [x.clone().requires_grad_() for x in small]
+    assert torch.autograd.gradcheck(
+        lambda q, k, v, s: parallel_retention(q, k, v, gamma[:2], state=s, return_state=True), leaves)
+
+
+def test_parallel_state_arguments_are_checked():
+    q, k, v, gamma, _ = make(T=4)
+    with pytest.raises(ValueError, match="state must have shape"):
+        parallel_retention(q, k, v, gamma, state=torch.zeros(2, 3, 4, 4, dtype=torch.float64))
+    with pytest.raises(TypeError, match="state has dtype"):
+        parallel_retention(q, k, v, gamma, state=torch.zeros(2, 3, 4, 5), return_state=True)
+    with pytest.raises(TypeError):
+        parallel_retention(q, k, v, gamma, torch.zeros(2, 3, 4, 5, dtype=torch.float64))      # keyword only
+
+
+@pytest.mark.parametrize("mode", ["parallel", "recurrent", "chunkwise"])
+def test_gamma_checked_again_after_an_in_place_edit(mode):
+    """γ's values are checked once per tensor and version (decoding does not re-check them every token); an in-place
+    edit bumps the version, so a γ made invalid after a successful call is caught on the next call."""
+    q, k, v, _, _ = make(T=4)
+    gamma = decay_gammas(3)
+    run_mode(mode, q, k, v, gamma, chunk_size=2)
+    run_mode(mode, q, k, v, gamma, chunk_size=2)                                         # memoised: still fine
+    for edit, words in [(lambda g: g.__setitem__(1, 1.5), "(0, 1]"),
+                        (lambda g: g[2:].fill_(float("nan")), "NaN"),                   # through a view
+                        (lambda g: g.mul_(0), "(0, 1]"),
+                        (lambda g: g.copy_(torch.tensor([0.5, -1.0, 0.5])), "(0, 1]")]:
+        gamma.copy_(decay_gammas(3))
+        run_mode(mode, q, k, v, gamma, chunk_size=2)
+        edit(gamma)
+        with pytest.raises(ValueError) as info:
+            run_mode(mode, q, k, v, gamma, chunk_size=2)
+        assert words in str(info.value) and "gamma" in str(info.value)
+    gamma.copy_(decay_gammas(3))                                                         # valid again: accepted
+    run_mode(mode, q, k, v, gamma, chunk_size=2)
+    with torch.inference_mode():                                                         # no version counter there
+        g_inf = decay_gammas(3)
+        run_mode(mode, q, k, v, g_inf, chunk_size=2)
+        g_inf[0] = 2.0
+        with pytest.raises(ValueError, match=r"\(0, 1\]"):
+            run_mode(mode, q, k, v, g_inf, chunk_size=2)
+
+
 # ------------------------------------------------------------------------------------------------------------
 # gradients
 # ------------------------------------------------------------------------------------------------------------

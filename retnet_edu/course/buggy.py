@@ -17,7 +17,8 @@ shapes (q, k (B, H, T, d_k); v (B, H, T, d_v); gamma (H,)); variants that work t
   ``1/S_n``, a positive number: invisible after a group norm with eps = 0, but the rows shrink to ``(1-γ)`` of
   their size, which eps then distorts far more than the official ``1/√S_n``.
 
-``mystery_variants()`` hands them out under neutral letters, for the exercise. Layer: imports only ``retention``.
+``mystery_variants()`` hands them out under neutral letters, for the exercise. Layer: imports only the argument
+checks (``_args``) and the decay numbers of ``kernels``, the ones ``retention`` uses.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from retnet_edu.retention import _check_chunk_size, _check_qkv, _decay_dtype, _mask, _powers
+from retnet_edu._args import check_chunk_size, check_qkv
+from retnet_edu.kernels import decay_dtype, decay_powers, toeplitz_decay_mask
 
 __all__ = [
     "chunkwise_without_zeta",
@@ -42,19 +44,19 @@ __all__ = [
 
 def _chunkwise(q, k, v, gamma, chunk_size, *, zeta: bool, xi_shift: int) -> Tensor:
     """Eq. 7 with switches: ``zeta`` (False drops ζ) and ``xi_shift`` (ξ_j = γ^(j+1-xi_shift))."""
-    b, h, t, d_k, d_v = _check_qkv(q, k, v, gamma)
-    chunk_size = _check_chunk_size(chunk_size)
-    g = gamma.to(_decay_dtype(q.dtype, gamma.dtype))
+    b, h, t, d_k, d_v = check_qkv(q, k, v, gamma)
+    chunk_size = check_chunk_size(chunk_size)
+    g = gamma.to(decay_dtype(q.dtype, gamma.dtype))
     R = torch.zeros(b, h, d_k, d_v, dtype=q.dtype, device=q.device)
     outs = []
     for start in range(0, t, chunk_size):
         qc, kc, vc = (x[:, :, start:start + chunk_size] for x in (q, k, v))
         n = qc.shape[2]
         j = torch.arange(n, dtype=g.dtype, device=g.device)
-        inner = ((qc @ kc.transpose(-1, -2)) * _mask(g, n).to(q.dtype)) @ vc
-        xi = _powers(g, j + 1 - xi_shift).to(q.dtype)
+        inner = ((qc @ kc.transpose(-1, -2)) * toeplitz_decay_mask(g, n).to(q.dtype)) @ vc
+        xi = decay_powers(g, j + 1 - xi_shift).to(q.dtype)
         outs.append(inner + (qc @ R) * xi[..., None])
-        z = _powers(g, (n - 1) - j).to(q.dtype) if zeta else torch.ones(h, n, dtype=q.dtype, device=q.device)
+        z = decay_powers(g, (n - 1) - j).to(q.dtype) if zeta else torch.ones(h, n, dtype=q.dtype, device=q.device)
         R = torch.pow(g, float(n)).to(q.dtype)[:, None, None] * R + kc.transpose(-1, -2) @ (vc * z[..., None])
     return torch.cat(outs, dim=2) if outs else q.new_zeros(b, h, 0, d_v)
 
@@ -72,7 +74,7 @@ def chunkwise_xi_off_by_one(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, chun
 def recurrent_state_not_decayed(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, chunk_size: int | None = None
                                 ) -> Tensor:
     """Eq. 6 without the decay: ``S_n = S_{n-1} + k_nᵀ v_n``, ``o_n = q_n S_n`` (``chunk_size`` is ignored)."""
-    b, h, t, d_k, d_v = _check_qkv(q, k, v, gamma)
+    b, h, t, d_k, d_v = check_qkv(q, k, v, gamma)
     S = torch.zeros(b, h, d_k, d_v, dtype=q.dtype, device=q.device)
     outs = []
     for n in range(t):
@@ -85,8 +87,8 @@ def recurrent_scaled_by_S(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, chunk_
     r"""The official recurrent mode with the state divided by ``S_n`` instead of ``√S_n``:
     ``state_n = state_{n-1} · γ S_{n-1}/S_n + k_nᵀ v_n / S_n``, ``o_n = q_n state_n`` = bare ``o_n / S_n``
     (``chunk_size`` is ignored)."""
-    b, h, t, d_k, d_v = _check_qkv(q, k, v, gamma)
-    g = gamma.to(_decay_dtype(q.dtype, gamma.dtype)).to(q.dtype)
+    b, h, t, d_k, d_v = check_qkv(q, k, v, gamma)
+    g = gamma.to(decay_dtype(q.dtype, gamma.dtype)).to(q.dtype)
     state = torch.zeros(b, h, d_k, d_v, dtype=q.dtype, device=q.device)
     scale = torch.zeros_like(g)
     outs = []

@@ -22,7 +22,7 @@ official modes and the bare equations agree after the norm when eps = 0, and onl
 Conventions of this package: q, k (B, H, T, d_k), already rotated and with k already scaled by d_k^-1/2 as the
 official code does; v (B, H, T, d_v); gamma (H,). Outputs are the pre-norm rows, (B, H, T, d_v) (torchscale itself
 returns them as (B, T, H, d_v)). Decay factors are computed in float64 for float64 inputs and float32 otherwise.
-Layer: imports only ``retention``.
+Layer: imports only the argument checks (``_args``) and the decay numbers of ``kernels``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from retnet_edu.retention import _check_chunk_size, _check_qkv, _decay_dtype, _mask
+from retnet_edu._args import check_chunk_size, check_qkv
+from retnet_edu.kernels import decay_dtype, toeplitz_decay_mask
 
 __all__ = [
     "partial_decay_sums",
@@ -47,12 +48,12 @@ def partial_decay_sums(gamma: Tensor, T: int) -> Tensor:
     ``S_n = (1 - γ^(n+1)) / (1 - γ)`` for γ < 1 and ``n + 1`` for γ = 1; computed as the row sums of D so that it
     is the number the official code divides by.
     """
-    return _mask(gamma, T).sum(-1)
+    return toeplitz_decay_mask(gamma, T).sum(-1)
 
 
 def _prepare(q, k, v, gamma):
-    b, h, t, d_k, d_v = _check_qkv(q, k, v, gamma)
-    g = gamma.to(_decay_dtype(q.dtype, gamma.dtype))
+    b, h, t, d_k, d_v = check_qkv(q, k, v, gamma)
+    g = gamma.to(decay_dtype(q.dtype, gamma.dtype))
     return (b, h, t, d_k, d_v), g
 
 
@@ -63,7 +64,7 @@ def official_parallel(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor) -> Tensor:
     Row n equals ``parallel_retention(q, k, v, gamma)[..., n, :] / (√S_n · a_n)``.
     """
     (_, _, t, _, _), g = _prepare(q, k, v, gamma)
-    D = _mask(g, t)
+    D = toeplitz_decay_mask(g, t)
     D_tilde = (D / D.sum(-1, keepdim=True).sqrt()).to(q.dtype)        # rows of D divided by √S_n
     A = (q @ k.transpose(-1, -2)) * D_tilde
     a = A.detach().sum(-1, keepdim=True).abs().clamp(min=1)           # |signed row sum|, at least 1
@@ -107,11 +108,11 @@ def official_chunkwise(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, chunk_siz
     aligned to ``max(c_j, s)``. Row ``iB + j`` equals bare retention divided by ``√S_j · max(c_j, s_i)``.
     """
     (b, h, t, d_k, d_v), g = _prepare(q, k, v, gamma)
-    chunk_size = _check_chunk_size(chunk_size)
+    chunk_size = check_chunk_size(chunk_size)
     if t % chunk_size:
         raise ValueError(f"the official chunkwise mode needs T divisible by chunk_size: T={t}, chunk_size={chunk_size}")
     C, n_chunks = chunk_size, t // chunk_size
-    mask = _mask(g, C)                                                 # (H, C, C)
+    mask = toeplitz_decay_mask(g, C)                                   # (H, C, C)
     root = mask.sum(-1, keepdim=True).sqrt()                           # √S_j, (H, C, 1)
     last = mask[:, -1].sum(-1)                                         # S_{C-1}, (H,)
     inner_mask = (mask / root).to(q.dtype)
