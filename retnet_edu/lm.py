@@ -75,7 +75,7 @@ class TokenLM(nn.Module):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.kind:
+        if cls.__dict__.get("kind"):          # a class that names its own kind (not a subclass inheriting one)
             TokenLM.registry[cls.kind] = cls
 
     def __init__(self, config):

@@ -284,9 +284,3 @@ def chunkwise_retention(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, chunk_si
     o = torch.cat(outs, dim=2) if outs else q.new_zeros(b, h, 0, d_v)
     return o, (R.clone() if t == 0 else R)
 
-
-# ----------------------------------------------------------------------------------------------------------
-# old private names, kept while modules outside the core still import them (switch them to the public names)
-# ----------------------------------------------------------------------------------------------------------
-_check_gamma = check_gamma                 # course/numerics.py: use retnet_edu._args.check_gamma
-_powers = kernels.decay_powers             # course/checks/ch05.py, tests/test_checks_part2.py: use kernels.decay_powers

@@ -111,3 +111,10 @@ def test_matched_config_lands_within_one_column(target):
         matched_config(target, TransformerConfig, **fields, ffn_dim=1 if target > 50_000 else 4000)
     with pytest.raises(ValueError, match="tolerance"):
         matched_config(target, HyenaConfig, tolerance=2.0, max_len=8, **fields)
+
+
+def test_a_subclass_without_its_own_kind_does_not_replace_the_registered_model():
+    class CountingLM(RetNetLM):          # e.g. a checker's instrumented model
+        pass
+
+    assert TokenLM.registry["retnet"] is RetNetLM and CountingLM.kind == "retnet"

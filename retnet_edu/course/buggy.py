@@ -130,6 +130,6 @@ def _anonymous(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
     return mystery
 
 
-def _answer_key() -> dict[str, str]:
+def answer_key() -> dict[str, str]:
     return dict(zip("ABCD", _MYSTERY_ORDER))
 

@@ -22,9 +22,9 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from retnet_edu._args import check_gamma
 from retnet_edu.layers import group_rms_norm
 from retnet_edu.retention import (
-    _check_gamma,
     chunk_cross_retention,
     chunk_state_update,
     chunkwise_retention,
@@ -256,7 +256,7 @@ def format_diagnosis(report: dict) -> str:
 # ----------------------------------------------------------------------------------------------------------
 def rounded_gamma(gamma: Tensor, dtype: torch.dtype) -> Tensor:
     """γ as stored in ``dtype`` (rounded to nearest), returned as float64 so the rounding can be inspected."""
-    _check_gamma(gamma, None, None)
+    check_gamma(gamma, None, None)
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
     return gamma.detach().to(dtype).to(torch.float64)

@@ -6,7 +6,7 @@ import torch
 from verdicts import out
 
 from retnet_edu.course import checks
-from retnet_edu.retention import _powers
+from retnet_edu.kernels import decay_powers
 
 
 def test_ex05_decay_split(capsys):
@@ -22,7 +22,7 @@ def _update(zeta_offset=1, decay_old=True, zeta=True):
     def fn(k, v, gamma, R):
         b = k.shape[2]
         j = torch.arange(b, dtype=torch.float64)
-        z = _powers(gamma, b - zeta_offset - j) if zeta else torch.ones(gamma.shape[0], b, dtype=torch.float64)
+        z = decay_powers(gamma, b - zeta_offset - j) if zeta else torch.ones(gamma.shape[0], b, dtype=torch.float64)
         old = gamma.pow(b)[:, None, None] * R if decay_old else R
         return old + k.transpose(-1, -2) @ (v * z[..., None])
     return fn

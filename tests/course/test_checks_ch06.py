@@ -8,7 +8,7 @@ import torch
 from verdicts import out
 
 from retnet_edu.course import checks
-from retnet_edu.course.buggy import BUG_LABELS, _answer_key
+from retnet_edu.course.buggy import BUG_LABELS, answer_key
 
 
 def test_ex06_overflow_length(capsys):
@@ -34,7 +34,7 @@ def test_ex06_eps_rms(capsys):
 
 
 def test_ex06_find_the_bug(capsys):
-    key = _answer_key()
+    key = answer_key()
     assert checks.ex06_find_the_bug(dict(key)) and "✓" in out(capsys)
     wrong = dict(key)
     wrong["A"], wrong["B"] = key["B"], key["A"]

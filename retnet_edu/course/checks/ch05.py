@@ -14,7 +14,8 @@ from retnet_edu.course.checks._common import (
     report,
     unanswered,
 )
-from retnet_edu.retention import _powers, chunk_state_update
+from retnet_edu.kernels import decay_powers
+from retnet_edu.retention import chunk_state_update
 
 __all__ = ["ex05_decay_split", "ex05_state_update", "ex05_balance_chunk_size"]
 
@@ -72,10 +73,10 @@ def ex05_state_update(fn) -> Verdict:
         if _same(out, no_zeta):
             return report(name, False, "", "this is the paper's Figure 4: every token of the chunk must also be "
                           "decayed to the chunk's end (ζ_j = γ^(b-1-j))")
-        zeta_shift = _powers(gamma, b - j)
+        zeta_shift = decay_powers(gamma, b - j)
         if _same(out, decay_b * R_prev + k.transpose(-1, -2) @ (v * zeta_shift[..., None])):
             return report(name, False, "", "ζ is off by one: the chunk's last token (j = b-1) must get weight γ^0 = 1")
-        if _same(out, k.transpose(-1, -2) @ (v * _powers(gamma, b - 1 - j)[..., None]) + R_prev):
+        if _same(out, k.transpose(-1, -2) @ (v * decay_powers(gamma, b - 1 - j)[..., None]) + R_prev):
             return report(name, False, "", "the old state must be decayed by γ^b before the chunk is added")
         return report(name, False, "", f"wrong for a chunk of {b} token(s): R_i = K_[i]ᵀ (V_[i] ⊙ ζ) + γ^b R_(i-1)")
     return report(name, True, "your update matches eq. 7 for chunks of 4, 3 and 1 tokens", "")

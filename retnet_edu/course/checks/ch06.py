@@ -7,7 +7,7 @@ import numbers
 
 import torch
 
-from retnet_edu.course.buggy import BUG_LABELS, _answer_key
+from retnet_edu.course.buggy import BUG_LABELS, answer_key
 from retnet_edu.course.checks._common import Verdict, _pending, check_close, report, unanswered
 from retnet_edu.course.numerics import split_decay_overflow_length
 
@@ -82,7 +82,7 @@ def ex06_find_the_bug(answers) -> Verdict:
     unknown = [a for a in answers.values() if a not in BUG_LABELS]
     if unknown:
         return report(name, False, "", f"unknown label {unknown[0]!r}: use one of {list(BUG_LABELS)}")
-    key = _answer_key()
+    key = answer_key()
     wrong = [letter for letter in "ABCD" if answers[letter] != key[letter]]
     if not wrong:
         return report(name, True, "all four bugs found from their symptoms", "")

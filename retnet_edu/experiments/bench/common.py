@@ -49,7 +49,7 @@ COMMANDS = ("decode", "train", "official")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "float64": torch.float64}
 
 
-def _check_ints(values, name: str) -> tuple[int, ...]:
+def check_ints(values, name: str) -> tuple[int, ...]:
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
         raise TypeError(f"{name} must be a sequence of positive ints, got {type(values).__name__}")
     out = tuple(_check_positive_int(v, name) for v in values)

@@ -14,7 +14,7 @@ from torch import nn
 from retnet_edu._args import check_int as _check_positive_int
 from retnet_edu.baselines.transformer import KVCache, TransformerConfig, TransformerLM
 from retnet_edu.experiments.bench.common import (
-    _check_ints,
+    check_ints,
     _device,
     _dtype,
     _dtype_name,
@@ -257,7 +257,7 @@ def run_decode(sizes=("cpu", "gpu"), batches=(1, 8), contexts=DECODE_CONTEXTS, d
     ``main`` adds the provenance."""
     device, dtype = _device(device), _dtype(dtype)
     sizes = tuple(sizes)
-    batches, contexts = _check_ints(batches, "batches"), _check_ints(contexts, "contexts")
+    batches, contexts = check_ints(batches, "batches"), check_ints(contexts, "contexts")
     rows, skipped, size_info = [], [], {}
     for size in sizes:
         retnet, transformer = _build_pair(size, device, dtype)

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from retnet_edu._args import check_int as _check_positive_int
-from retnet_edu.experiments.bench.common import _check_ints, model_sizes, summarize, time_interleaved
+from retnet_edu.experiments.bench.common import check_ints, model_sizes, summarize, time_interleaved
 
 __all__ = ["run_official"]
 
@@ -105,7 +105,7 @@ def run_official(size: str = "cpu", lengths=(512, 2048), batch: int = 2, chunk_s
     if ts is None:
         raise RuntimeError("torchscale 0.3.0 is not installed: run python3 course.py setup "
                            "(pip install --no-deps torchscale==0.3.0 fairscale==0.4.0)")
-    lengths = _check_ints(lengths, "lengths")
+    lengths = check_ints(lengths, "lengths")
     batch, chunk_size = _check_positive_int(batch, "batch"), _check_positive_int(chunk_size, "chunk_size")
     recurrent_steps = _check_positive_int(recurrent_steps, "recurrent_steps")
     for T in lengths:

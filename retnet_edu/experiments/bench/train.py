@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from retnet_edu._args import check_int as _check_positive_int
 from retnet_edu.baselines.transformer import TransformerBlock, TransformerConfig
 from retnet_edu.experiments.bench.common import (
-    _check_ints,
+    check_ints,
     _device,
     _dtype,
     _dtype_name,
@@ -71,7 +71,7 @@ def measure_train(layers: dict, T: int, batch: int, chunk_sizes=(64, 256, 512), 
     inputs, for retention in parallel and chunkwise mode (each chunk size) and attention (sdpa and naive), timed
     interleaved. ``skip``: implementation name → reason, for points left out (e.g. memory)."""
     T, batch = _check_positive_int(T, "T"), _check_positive_int(batch, "batch")
-    chunk_sizes = _check_ints(chunk_sizes, "chunk_sizes")
+    chunk_sizes = check_ints(chunk_sizes, "chunk_sizes")
     skip = skip or {}
     ref = layers["retnet"]
     p = next(ref.parameters())
@@ -126,7 +126,7 @@ def run_train(size: str = "cpu", lengths=TRAIN_LENGTHS, tokens: int = 8192, chun
     model size ``size``. Parallel retention and naive attention are skipped where their T × T scores would exceed
     ``max_gib`` (estimate)."""
     device, dtype = _device(device), _dtype(dtype)
-    lengths = _check_ints(lengths, "lengths")
+    lengths = check_ints(lengths, "lengths")
     tokens = _check_positive_int(tokens, "tokens")
     rcfg, tcfg, layers = _train_layers(size, device, dtype)
     rows = []
