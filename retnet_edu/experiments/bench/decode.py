@@ -148,27 +148,27 @@ def _decode_steps(retnet: RetNetLM, transformer: TransformerLM, batch: int, cont
     device = retnet.embed_tokens.weight.device
     tok = torch.randint(0, retnet.config.vocab_size, (batch, 1), generator=generator, device=device)
 
+    retnet_options = retnet.decoding_plan().step          # {"mode": "recurrent"}: one O(1) step
+
     def retnet_step():
-        return retnet(tok, mode="recurrent", state=state)
+        return retnet(tok, state=state, **retnet_options)
 
     def transformer_step():
         cache.length = context                  # write position `context` again, read the same t keys/values
-        return transformer(tok, cache)
+        return transformer(tok, state=cache)
 
     return retnet_step, transformer_step, state, cache
 
 
-def _memory_of_decoding(model, batch: int, context: int, device: torch.device, generator: torch.Generator) -> int:
-    """Peak bytes added by building the state/cache for ``context`` tokens and decoding one step from it."""
+def _memory_of_decoding(model, make_state, batch: int, device: torch.device, generator: torch.Generator) -> int:
+    """Peak bytes added by building the state (``make_state()``: RetNet's state or the Transformer's cache for the
+    context) and decoding one step from it, as ``generate`` would."""
     vocab = model.config.vocab_size
+    step = model.decoding_plan().step
 
     def run():
         tok = torch.randint(0, vocab, (batch, 1), generator=generator, device=device)
-        if isinstance(model, RetNetLM):
-            state = random_state(model, batch, context, generator)
-            return model(tok, mode="recurrent", state=state)
-        cache = random_cache(model, batch, context, generator=generator)
-        return model(tok, cache)
+        return model(tok, state=make_state(), **step)
 
     with torch.no_grad():
         return peak_memory(run, device)
@@ -203,8 +203,10 @@ def measure_decode(retnet: RetNetLM, transformer: TransformerLM, batch: int, con
     row["state_bytes_exact"] = row.pop("state_bytes")
     row["kv_bytes_exact"] = row.pop("kv_bytes")
     if memory:
-        row["retnet_step_peak_bytes"] = _memory_of_decoding(retnet, batch, context, device, gen)
-        row["transformer_step_peak_bytes"] = _memory_of_decoding(transformer, batch, context, device, gen)
+        row["retnet_step_peak_bytes"] = _memory_of_decoding(
+            retnet, lambda: random_state(retnet, batch, context, gen), batch, device, gen)
+        row["transformer_step_peak_bytes"] = _memory_of_decoding(
+            transformer, lambda: random_cache(transformer, batch, context, generator=gen), batch, device, gen)
     gc.collect()
     with torch.no_grad():
         rss0 = rss_bytes() if device.type == "cpu" else None
