@@ -44,9 +44,13 @@ TEST_ENV = {
     "PYDEVD_DISABLE_FILE_VALIDATION": "1",
 }
 PYTEST_NOTEBOOK_ARGS = [
-    "--nbval", "--nbval-current-env", "--nbval-sanitize-with", "nbval_sanitize.cfg", "--nbval-cell-timeout=600",
+    "--nbval",
+    "--nbval-current-env",
+    "--nbval-sanitize-with",
+    "nbval_sanitize.cfg",
+    "--nbval-cell-timeout=600",
 ]
-QUICK_MARKERS = "not slow and not browser"     # pytest.ini registers both markers
+QUICK_MARKERS = "not slow and not browser"  # pytest.ini registers both markers
 
 
 def say(msg: str) -> None:
@@ -74,7 +78,7 @@ def setup_fingerprint() -> str:
 
 def setup(here: bool) -> Path:
     """Create/refresh the environment; return the Python to use."""
-    if sys.version_info < (3, 11):      # noqa: UP036 (course.py runs on any python3; the package needs 3.11)
+    if sys.version_info < (3, 11):  # noqa: UP036 (course.py runs on any python3; the package needs 3.11)
         sys.exit(f"Python >= 3.11 is needed, this is {sys.version.split()[0]}")
     if here:
         python = Path(sys.executable)
@@ -89,9 +93,9 @@ def setup(here: bool) -> Path:
     if stamp.exists() and stamp.read_text().strip() == fingerprint:
         return python
     pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", "-c", CONSTRAINTS]
-    run(pip + [TORCH])                                   # first, pinned: never the multi-GB CUDA build
+    run(pip + [TORCH])  # first, pinned: never the multi-GB CUDA build
     run(pip + ["-e", ".[course,test]"])
-    run(pip + ["--no-deps"] + OFFICIAL)                  # the official code, for the comparison tests/notebook 07
+    run(pip + ["--no-deps"] + OFFICIAL)  # the official code, for the comparison tests/notebook 07
     stamp.write_text(fingerprint + "\n")
     return python
 
@@ -99,7 +103,7 @@ def setup(here: bool) -> Path:
 def test_env() -> dict:
     env = dict(os.environ)
     env.update(TEST_ENV)
-    env.pop("MPLBACKEND", None)   # a CI-wide MPLBACKEND=Agg would drop inline figures
+    env.pop("MPLBACKEND", None)  # a CI-wide MPLBACKEND=Agg would drop inline figures
     return env
 
 
@@ -123,19 +127,39 @@ def cmd_bless(python: Path, notebooks: list[str]) -> int:
 
 
 def cmd_lab(python: Path, extra: list[str]) -> int:
-    run([python, "-m", "ipykernel", "install", "--user", "--name", KERNEL_NAME,
-         "--display-name", "Python (retnet-edu)"])
-    root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []   # e.g. inside a container
-    return run([python, "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={ROOT}",
-                *root, "notebooks/00_welcome_and_setup.ipynb", *extra], check=False)
+    run(
+        [python, "-m", "ipykernel", "install", "--user", "--name", KERNEL_NAME, "--display-name", "Python (retnet-edu)"]
+    )
+    root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []  # e.g. inside a container
+    return run(
+        [
+            python,
+            "-m",
+            "jupyter",
+            "lab",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.root_dir={ROOT}",
+            *root,
+            "notebooks/00_welcome_and_setup.ipynb",
+            *extra,
+        ],
+        check=False,
+    )
 
 
 def cmd_lock(python: Path) -> int:
-    out = subprocess.run([python, "-m", "pip", "freeze", "--all", "--exclude-editable"], cwd=ROOT, capture_output=True,
-                         text=True, check=True).stdout
-    lines = [ln.split("+")[0] if ln.lower().startswith("torch==") else ln
-             for ln in out.splitlines()
-             if ln and not ln.lower().startswith(("retnet-edu", "retnet_edu", "-e ", "pip=="))]
+    out = subprocess.run(
+        [python, "-m", "pip", "freeze", "--all", "--exclude-editable"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lines = [
+        ln.split("+")[0] if ln.lower().startswith("torch==") else ln
+        for ln in out.splitlines()
+        if ln and not ln.lower().startswith(("retnet-edu", "retnet_edu", "-e ", "pip=="))
+    ]
     header = CONSTRAINTS.read_text().splitlines()
     header = [ln for ln in header if ln.startswith("#")]
     CONSTRAINTS.write_text("\n".join(header + lines) + "\n")
@@ -147,8 +171,11 @@ def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("command", choices=["setup", "lab", "test", "quick", "bless", "lock"])
     ap.add_argument("--here", action="store_true", help="use the running Python instead of .venv")
-    ap.add_argument("args", nargs=argparse.REMAINDER,
-                    help="passed on: to pytest (test, quick), jupyter lab (lab), or notebook paths (bless)")
+    ap.add_argument(
+        "args",
+        nargs=argparse.REMAINDER,
+        help="passed on: to pytest (test, quick), jupyter lab (lab), or notebook paths (bless)",
+    )
     return ap
 
 

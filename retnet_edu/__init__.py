@@ -16,7 +16,7 @@ cycle; a dotted entry covers a package and every module in it):
 ``_args``, ``kernels``, ``retention``, ``position``, ``layers``, ``lm``, ``model``, ``torchscale_compat``,
 ``baselines.transformer``, ``baselines.hyena``,
 ``experiments.runtime``, ``experiments.measure``, ``experiments.bench_plots``, ``experiments.data``,
-``experiments.tasks``, ``experiments.train``, ``experiments.bench``, ``experiments.lra``,
+``experiments.tasks``, ``experiments.loop``, ``experiments.train``, ``experiments.bench``, ``experiments.lra``,
 ``course.notebook``, ``course.official_scaling``, ``course.buggy``, ``course.numerics``, ``course.viz``,
 ``course.checks``.
 """

@@ -83,7 +83,7 @@ def tensor_memo(x: Tensor) -> dict:
     """
     try:
         version = x._version
-    except RuntimeError:                       # inference tensors (made under torch.inference_mode)
+    except RuntimeError:  # inference tensors (made under torch.inference_mode)
         return {}
     key = id(x)
     entry = _MEMO.get(key)
@@ -111,8 +111,7 @@ def check_gamma(gamma, num_heads: int | None, device: torch.device | None) -> Te
     if gamma.dim() != 1:
         raise ValueError(f"gamma must be a 1-D tensor of shape (H,), got shape {tuple(gamma.shape)}")
     if num_heads is not None and gamma.shape[0] != num_heads:
-        raise ValueError(f"gamma must have one entry per head: expected shape ({num_heads},), "
-                         f"got {tuple(gamma.shape)}")
+        raise ValueError(f"gamma must have one entry per head: expected shape ({num_heads},), got {tuple(gamma.shape)}")
     if gamma.shape[0] == 0:
         raise ValueError("gamma must have at least one entry (one per head)")
     if device is not None and gamma.device != device:
@@ -145,8 +144,7 @@ def check_qkv(q, k, v, gamma) -> tuple[int, int, int, int, int]:
     if k.shape != q.shape:
         raise ValueError(f"k must have the shape of q (B, H, T, d_k) = {tuple(q.shape)}, got {tuple(k.shape)}")
     if v.shape[:3] != q.shape[:3]:
-        raise ValueError(f"v must be (B, H, T, d_v) with B, H, T of q = {tuple(q.shape[:3])}, "
-                         f"got {tuple(v.shape)}")
+        raise ValueError(f"v must be (B, H, T, d_v) with B, H, T of q = {tuple(q.shape[:3])}, got {tuple(v.shape)}")
     b, h, t, d_k = q.shape
     d_v = v.shape[-1]
     if h < 1 or d_k < 1 or d_v < 1:
@@ -160,8 +158,7 @@ def check_state(state, b: int, h: int, d_k: int, d_v: int, like: Tensor) -> Tens
     if state is None:
         return None
     if not isinstance(state, Tensor):
-        raise TypeError(f"state must be a torch.Tensor of shape (B, H, d_k, d_v) or None, "
-                        f"got {type(state).__name__}")
+        raise TypeError(f"state must be a torch.Tensor of shape (B, H, d_k, d_v) or None, got {type(state).__name__}")
     if state.dtype != like.dtype:
         raise TypeError(f"state has dtype {state.dtype} but q has {like.dtype}")
     if state.device != like.device:

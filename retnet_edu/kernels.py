@@ -75,7 +75,7 @@ def toeplitz_decay_mask(g: Tensor, t: int) -> Tensor:
     if t == 0:
         return g.new_zeros(h, 0, 0)
     w = g.new_zeros(h, 2 * t - 1)
-    w[:, t - 1:] = decay_powers(g, torch.arange(t, device=g.device, dtype=g.dtype))
+    w[:, t - 1 :] = decay_powers(g, torch.arange(t, device=g.device, dtype=g.dtype))
     # w = [0, …, 0, γ^0, γ^1, …, γ^(t-1)] (t-1 zeros); F[n, j] = w[n + j] = D[n, t-1-j]: flip the columns
     return w.as_strided((h, t, t), (w.stride(0), 1, 1)).flip(-1)
 
@@ -144,11 +144,12 @@ def chunk_factors(g: Tensor, n: int, dtype: torch.dtype) -> tuple[Tensor, Tensor
 
     With n = T they are also what parallel retention with a state needs: the whole sequence as one chunk.
     """
+
     def make():
         j = torch.arange(n, device=g.device, dtype=g.dtype)
-        xi = decay_powers(g, j + 1).to(dtype)[..., None]                  # ξ_j = γ^(j+1)
-        zeta = decay_powers(g, (n - 1) - j).to(dtype)[..., None]          # ζ_j = γ^(n-1-j)
-        chunk_decay = torch.pow(g, float(n)).to(dtype)[:, None, None]     # γ^n
+        xi = decay_powers(g, j + 1).to(dtype)[..., None]  # ξ_j = γ^(j+1)
+        zeta = decay_powers(g, (n - 1) - j).to(dtype)[..., None]  # ζ_j = γ^(n-1-j)
+        chunk_decay = torch.pow(g, float(n)).to(dtype)[:, None, None]  # γ^n
         return toeplitz_decay_mask(g, n).to(dtype), xi, zeta, chunk_decay
 
     return _shared(lambda: ("factors", _values_key(g), g.dtype, n, dtype, g.device), make)
@@ -160,8 +161,9 @@ def chunk_factors(g: Tensor, n: int, dtype: torch.dtype) -> tuple[Tensor, Tensor
 _SIGNS: dict[tuple[int, torch.dtype, torch.device], Tensor] = {}
 
 
-def rotation_factors(angles64: Tensor, T: int, offset: int, dtype: torch.dtype,
-                     device: torch.device) -> tuple[Tensor, Tensor]:
+def rotation_factors(
+    angles64: Tensor, T: int, offset: int, dtype: torch.dtype, device: torch.device
+) -> tuple[Tensor, Tensor]:
     """``(signed_sin, cos)``, each (T, d_k) in ``dtype`` on ``device``, for positions offset … offset+T-1.
 
     ``angles64``: the d_k rotation angles ``[θ0, θ0, θ1, θ1, …]`` in float64 (``position.rotation_angles``), on the
@@ -170,8 +172,9 @@ def rotation_factors(angles64: Tensor, T: int, offset: int, dtype: torch.dtype,
     ``rotate_every_two`` folded in (``-sin`` on even coordinates, ``+sin`` on odd ones: a sign change is exact).
     Shared inside ``shared_position_factors`` (keyed by the angles tensor, which ``position`` makes once per d_k).
     """
+
     def make():
-        if T == 1:                    # decoding: position times angle, the same products without an arange
+        if T == 1:  # decoding: position times angle, the same products without an arange
             angles = (angles64 * float(offset))[None, :]
         else:
             pos = torch.arange(offset, offset + T, dtype=torch.float64, device=angles64.device)
@@ -181,7 +184,7 @@ def rotation_factors(angles64: Tensor, T: int, offset: int, dtype: torch.dtype,
         key = (angles64.shape[0], sin.dtype, sin.device)
         if key not in _SIGNS:
             _SIGNS[key] = torch.tensor([-1.0, 1.0], dtype=sin.dtype, device=sin.device).repeat(angles64.shape[0] // 2)
-        return sin * _SIGNS[key], cos, angles64      # angles64 kept: its id stays valid while the store holds it
+        return sin * _SIGNS[key], cos, angles64  # angles64 kept: its id stays valid while the store holds it
 
     signed_sin, cos, _ = _shared(lambda: ("rotation", id(angles64), T, offset, dtype, device), make)
     return signed_sin, cos
@@ -191,9 +194,9 @@ def rotate_pairs(x: Tensor, signed_sin: Tensor, cos: Tensor) -> Tensor:
     """``x cos + rotate_every_two(x) sin`` from ``rotation_factors``, bit for bit, in fewer operations: each pair
     ``(x_2i, x_2i+1)`` swapped is ``(x_2i+1, x_2i)``, and ``(-x_2i+1)·sin = x_2i+1·(-sin)`` exactly."""
     pairs = x.unflatten(-1, (-1, 2))
-    if x.shape[-2] == 1:                       # one token (decoding): fewest operations
+    if x.shape[-2] == 1:  # one token (decoding): fewest operations
         swapped = pairs.flip(-1).flatten(-2)
-    else:                                      # many tokens: two strided copies beat flip's indexing
+    else:  # many tokens: two strided copies beat flip's indexing
         swapped = torch.stack((pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)
     return x * cos + swapped * signed_sin
 
@@ -208,8 +211,8 @@ def recurrent_decode_step(q: Tensor, k: Tensor, v: Tensor, g: Tensor, S: Tensor)
     decayed = g[:, None, None] * S
     if decayed.dtype != S.dtype:
         decayed = decayed.to(S.dtype)
-    S = decayed + k.transpose(-1, -2) @ v                                  # S_n = γ S_{n-1} + k_nᵀ v_n
-    return q @ S, S                                                        # o_n = q_n S_n
+    S = decayed + k.transpose(-1, -2) @ v  # S_n = γ S_{n-1} + k_nᵀ v_n
+    return q @ S, S  # o_n = q_n S_n
 
 
 def prefer_batched_chunks(chunk_size: int, d_k: int, d_v: int) -> bool:
@@ -218,8 +221,9 @@ def prefer_batched_chunks(chunk_size: int, d_k: int, d_v: int) -> bool:
     return chunk_size * (d_k + d_v) >= d_k * d_v
 
 
-def chunkwise_retention_batched(q: Tensor, k: Tensor, v: Tensor, g: Tensor, chunk_size: int,
-                                state: Tensor | None) -> tuple[Tensor, Tensor]:
+def chunkwise_retention_batched(
+    q: Tensor, k: Tensor, v: Tensor, g: Tensor, chunk_size: int, state: Tensor | None
+) -> tuple[Tensor, Tensor]:
     """Eq. 7 with the full chunks computed together: ``(o, S_T)`` like ``chunkwise_retention``, equal to its chunk
     loop up to rounding (the products are summed in another order).
 
@@ -239,16 +243,16 @@ def chunkwise_retention_batched(q: Tensor, k: Tensor, v: Tensor, g: Tensor, chun
         C, tf = chunk_size, n_full * chunk_size
         D, xi, zeta, chunk_decay = chunk_factors(g, C, q.dtype)
         qf, kf, vf = (x[:, :, :tf].reshape(b, h, n_full, C, x.shape[-1]) for x in (q, k, v))
-        inner = ((qf @ kf.transpose(-1, -2)) * D[:, None]) @ vf            # (B, H, chunks, C, d_v)
-        updates = kf.transpose(-1, -2) @ (vf * zeta[:, None])               # K_[i]ᵀ (V_[i] ⊙ ζ), every chunk
-        before = []                                                         # R_{i-1} for each chunk i
+        inner = ((qf @ kf.transpose(-1, -2)) * D[:, None]) @ vf  # (B, H, chunks, C, d_v)
+        updates = kf.transpose(-1, -2) @ (vf * zeta[:, None])  # K_[i]ᵀ (V_[i] ⊙ ζ), every chunk
+        before = []  # R_{i-1} for each chunk i
         for i in range(n_full):
             before.append(R)
-            R = chunk_decay * R + updates[:, :, i]                          # R_i = γ^C R_{i-1} + K_[i]ᵀ(V_[i] ⊙ ζ)
-        cross = (qf @ torch.stack(before, dim=2)) * xi[:, None]             # ξ ⊙ (Q_[i] R_{i-1})
+            R = chunk_decay * R + updates[:, :, i]  # R_i = γ^C R_{i-1} + K_[i]ᵀ(V_[i] ⊙ ζ)
+        cross = (qf @ torch.stack(before, dim=2)) * xi[:, None]  # ξ ⊙ (Q_[i] R_{i-1})
         outs.append((inner + cross).reshape(b, h, tf, d_v))
-    if t > n_full * chunk_size:                                             # the shorter last chunk
-        qc, kc, vc = (x[:, :, n_full * chunk_size:] for x in (q, k, v))
+    if t > n_full * chunk_size:  # the shorter last chunk
+        qc, kc, vc = (x[:, :, n_full * chunk_size :] for x in (q, k, v))
         D, xi, zeta, chunk_decay = chunk_factors(g, qc.shape[2], q.dtype)
         outs.append(((qc @ kc.transpose(-1, -2)) * D) @ vc + (qc @ R) * xi)
         R = chunk_decay * R + kc.transpose(-1, -2) @ (vc * zeta)

@@ -22,8 +22,9 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -33,8 +34,9 @@ from retnet_edu.layers import RMSNorm
 __all__ = ["DecodingPlan", "TokenLM", "build_lm", "matched_config", "sample_next_token"]
 
 
-def sample_next_token(logits: Tensor, temperature: float = 1.0, top_k: int | None = None,
-                      generator: torch.Generator | None = None) -> Tensor:
+def sample_next_token(
+    logits: Tensor, temperature: float = 1.0, top_k: int | None = None, generator: torch.Generator | None = None
+) -> Tensor:
     """Pick the next token from ``logits`` (B, vocab): greedy when temperature == 0, else sample from
     ``softmax(logits / temperature)`` restricted to the ``top_k`` most likely tokens when given. Returns (B,)."""
     if not isinstance(temperature, numbers.Real) or temperature < 0:
@@ -71,11 +73,11 @@ class TokenLM(nn.Module):
     config_class: ClassVar[type] = object
     carries_state: ClassVar[bool] = True
     registry: ClassVar[dict[str, type]] = {}
-    max_len: int | None = None        # a model that cannot read longer inputs sets this
+    max_len: int | None = None  # a model that cannot read longer inputs sets this
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("kind"):          # a class that names its own kind (not a subclass inheriting one)
+        if cls.__dict__.get("kind"):  # a class that names its own kind (not a subclass inheriting one)
             TokenLM.registry[cls.kind] = cls
 
     def __init__(self, config):
@@ -92,8 +94,8 @@ class TokenLM(nn.Module):
         self.layers = nn.ModuleList(make_block() for _ in range(config.num_layers))
         self.layer_norm = RMSNorm(config.embed_dim, eps=config.norm_eps)
         self.output_projection = nn.Linear(config.embed_dim, config.vocab_size, bias=False)
-        nn.init.normal_(self.embed_tokens.weight, mean=0.0, std=config.embed_dim ** -0.5)
-        nn.init.normal_(self.output_projection.weight, mean=0.0, std=config.embed_dim ** -0.5)
+        nn.init.normal_(self.embed_tokens.weight, mean=0.0, std=config.embed_dim**-0.5)
+        nn.init.normal_(self.output_projection.weight, mean=0.0, std=config.embed_dim**-0.5)
 
     # ------------------------------------------------------------------------------------------------------
     # state and decoding
@@ -115,8 +117,15 @@ class TokenLM(nn.Module):
             raise ValueError(f"{type(self).__name__} carries no state between calls: pass state=None")
 
     @torch.no_grad()
-    def generate(self, prompt: Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
-                 generator: torch.Generator | None = None, **options) -> Tensor:
+    def generate(
+        self,
+        prompt: Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+        **options,
+    ) -> Tensor:
         """Continue ``prompt`` ((T,) or (B, T) token ids, T ≥ 1) by ``max_new_tokens`` tokens; returns prompt + new
         tokens in the shape the prompt came in.
 
@@ -169,8 +178,10 @@ class TokenLM(nn.Module):
         if tokens.device != self.embed_tokens.weight.device:
             raise ValueError(f"tokens are on {tokens.device} but the model is on {self.embed_tokens.weight.device}")
         if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.config.vocab_size):
-            raise ValueError(f"tokens must lie in [0, vocab_size={self.config.vocab_size}), got values from "
-                             f"{int(tokens.min())} to {int(tokens.max())}")
+            raise ValueError(
+                f"tokens must lie in [0, vocab_size={self.config.vocab_size}), got values from "
+                f"{int(tokens.min())} to {int(tokens.max())}"
+            )
         return tokens
 
     def check_prompt(self, prompt, max_new_tokens) -> tuple[Tensor, bool]:
@@ -200,8 +211,9 @@ def build_lm(kind: str, config: dict) -> TokenLM:
     return cls(cls.config_class(**config))
 
 
-def matched_config(target: int, make: Callable[..., Any], tolerance: float = 0.05, width: str = "ffn_dim",
-                   **fields) -> Any:
+def matched_config(
+    target: int, make: Callable[..., Any], tolerance: float = 0.05, width: str = "ffn_dim", **fields
+) -> Any:
     """The config ``make(**fields, width=w)`` whose ``num_parameters()`` is nearest ``target`` (to within one
     column of the feed-forward: counts are linear in the width). Size matching for every baseline happens here.
 
@@ -216,7 +228,8 @@ def matched_config(target: int, make: Callable[..., Any], tolerance: float = 0.0
     cfg = make(**fields)
     got = cfg.num_parameters()
     if abs(got - target) > tolerance * target:
-        raise ValueError(f"the {type(cfg).__name__} model has {got:,} parameters, the target {target:,}: more than "
-                         f"{tolerance:.0%} apart (check the fields {sorted(fields)})")
+        raise ValueError(
+            f"the {type(cfg).__name__} model has {got:,} parameters, the target {target:,}: more than "
+            f"{tolerance:.0%} apart (check the fields {sorted(fields)})"
+        )
     return cfg
-

@@ -10,7 +10,7 @@ import numbers
 from dataclasses import asdict, dataclass
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from retnet_edu.layers import MODES, RetentionState, RetNetBlock, check_mode, shared_position_factors
 from retnet_edu.lm import DecodingPlan, TokenLM
@@ -60,8 +60,9 @@ class RetNetConfig:
             if isinstance(val, bool) or not isinstance(val, numbers.Integral) or val < 1:
                 raise ValueError(f"{name} must be a positive int, got {val!r}")
         if self.embed_dim % self.num_heads or (self.embed_dim // self.num_heads) % 2:
-            raise ValueError(f"embed_dim ({self.embed_dim}) must split into num_heads ({self.num_heads}) heads "
-                             "of even width")
+            raise ValueError(
+                f"embed_dim ({self.embed_dim}) must split into num_heads ({self.num_heads}) heads of even width"
+            )
         if self.value_dim % self.num_heads:
             raise ValueError(f"value_dim ({self.value_dim}) must be divisible by num_heads ({self.num_heads})")
         if self.decay not in DECAYS:
@@ -101,7 +102,7 @@ class RetNetState:
     def offset(self) -> int:
         return self.layers[0].offset
 
-    def detach(self) -> "RetNetState":
+    def detach(self) -> RetNetState:
         return RetNetState(tuple(s.detach() for s in self.layers))
 
     def nbytes(self) -> int:
@@ -118,12 +119,23 @@ class RetNetLM(TokenLM):
     def __init__(self, config: RetNetConfig):
         super().__init__(config)
         gamma = config.gammas()
-        self._build_layout(config, lambda: RetNetBlock(
-            config.embed_dim, config.value_dim, config.num_heads, config.ffn_dim, norm_eps=config.norm_eps,
-            activation=config.activation, dropout=config.dropout, gamma=gamma))
+        self._build_layout(
+            config,
+            lambda: RetNetBlock(
+                config.embed_dim,
+                config.value_dim,
+                config.num_heads,
+                config.ffn_dim,
+                norm_eps=config.norm_eps,
+                activation=config.activation,
+                dropout=config.dropout,
+                gamma=gamma,
+            ),
+        )
 
-    def forward(self, tokens: Tensor, mode: str | None = None, chunk_size: int | None = None,
-                state: RetNetState | None = None) -> tuple[Tensor, RetNetState]:
+    def forward(
+        self, tokens: Tensor, mode: str | None = None, chunk_size: int | None = None, state: RetNetState | None = None
+    ) -> tuple[Tensor, RetNetState]:
         """``tokens``: (B, T) integer ids. Returns ``(logits, state)``: logits (B, T, vocab) and the state after
         the last token. Any mode ("parallel", "recurrent", "chunkwise") gives the same logits; a state from any mode
         continues in any mode. ``mode`` defaults to ``config.mode`` ("parallel" unless set), ``chunk_size`` to
@@ -139,7 +151,7 @@ class RetNetLM(TokenLM):
             chunk_size = self.config.chunk_size
         x = self.embed_tokens(tokens)
         new_states = []
-        with shared_position_factors():        # rotation and decay factors made once, used by every layer
+        with shared_position_factors():  # rotation and decay factors made once, used by every layer
             for i, layer in enumerate(self.layers):
                 x, s = layer(x, mode=mode, chunk_size=chunk_size, state=None if state is None else state.layers[i])
                 new_states.append(s)

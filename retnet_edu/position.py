@@ -65,8 +65,9 @@ def rotate_every_two(x: Tensor) -> Tensor:
     return torch.stack((-x2, x1), dim=-1).flatten(-2)
 
 
-def rotation_sin_cos(T: int, d_k: int, offset: int = 0, dtype: torch.dtype = torch.float64,
-                     device=None) -> tuple[Tensor, Tensor]:
+def rotation_sin_cos(
+    T: int, d_k: int, offset: int = 0, dtype: torch.dtype = torch.float64, device=None
+) -> tuple[Tensor, Tensor]:
     """``sin(nθ)`` and ``cos(nθ)`` for positions n = offset … offset+T-1: two tensors of shape (T, d_k)."""
     d_k = _check_d_k(d_k)
     for name, val in (("T", T), ("offset", offset)):
@@ -114,6 +115,6 @@ def apply_rotation(x: Tensor, offset: int = 0) -> Tensor:
     if offset < 0:
         raise ValueError(f"offset must be >= 0, got {offset}")
     # x cos(nθ) + rotate_every_two(x) sin(nθ), with sin and cos as rotation_sin_cos makes them, bit for bit
-    work = torch.device("cpu") if x.device.type == "mps" else x.device      # float64 where it exists
+    work = torch.device("cpu") if x.device.type == "mps" else x.device  # float64 where it exists
     signed_sin, cos = kernels.rotation_factors(_angles64(d_k, work), x.shape[-2], int(offset), x.dtype, x.device)
     return kernels.rotate_pairs(x, signed_sin, cos)

@@ -81,9 +81,12 @@ def lm_decay_gammas(num_heads: int, shortest: float = 32.0, longest: float = 512
         raise TypeError("shortest and longest must be real numbers")
     if not (1.0 < shortest <= longest):
         raise ValueError(f"need 1 < shortest <= longest, got shortest={shortest}, longest={longest}")
-    log_rates = torch.linspace(-torch.log(torch.tensor(float(shortest), dtype=torch.float64)).item(),
-                               -torch.log(torch.tensor(float(longest), dtype=torch.float64)).item(),
-                               num_heads, dtype=torch.float64)
+    log_rates = torch.linspace(
+        -torch.log(torch.tensor(float(shortest), dtype=torch.float64)).item(),
+        -torch.log(torch.tensor(float(longest), dtype=torch.float64)).item(),
+        num_heads,
+        dtype=torch.float64,
+    )
     return 1.0 - torch.exp(log_rates)
 
 
@@ -114,8 +117,9 @@ def _decay(gamma: Tensor, dtype: torch.dtype) -> Tensor:
 # ----------------------------------------------------------------------------------------------------------
 # the three forms
 # ----------------------------------------------------------------------------------------------------------
-def parallel_retention(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, *, state: Tensor | None = None,
-                       return_state: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+def parallel_retention(
+    q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, *, state: Tensor | None = None, return_state: bool = False
+) -> Tensor | tuple[Tensor, Tensor]:
     r"""Parallel retention, eq. (5): ``o = (Q Kᵀ ⊙ D) V``, shape (B, H, T, d_v).
 
     O(T²) time and memory per head: the whole T × T matrix of scores is built.
@@ -132,16 +136,16 @@ def parallel_retention(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, *, state:
     g = _decay(gamma, q.dtype)
     if state is None and not return_state:
         D = kernels.toeplitz_decay_mask(g, t).to(q.dtype)
-        return ((q @ k.transpose(-1, -2)) * D) @ v            # (Q Kᵀ ⊙ D) V; Q Kᵀ[n, m] = q_n · k_m
-    D, xi, zeta, chunk_decay = kernels.chunk_factors(g, t, q.dtype)   # the sequence as one chunk of eq. 7
-    o = ((q @ k.transpose(-1, -2)) * D) @ v                   # (Q Kᵀ ⊙ D) V
+        return ((q @ k.transpose(-1, -2)) * D) @ v  # (Q Kᵀ ⊙ D) V; Q Kᵀ[n, m] = q_n · k_m
+    D, xi, zeta, chunk_decay = kernels.chunk_factors(g, t, q.dtype)  # the sequence as one chunk of eq. 7
+    o = ((q @ k.transpose(-1, -2)) * D) @ v  # (Q Kᵀ ⊙ D) V
     if state is not None:
-        o = o + (q @ state) * xi                              # + ξ ⊙ (Q S)
+        o = o + (q @ state) * xi  # + ξ ⊙ (Q S)
     if not return_state:
         return o
-    S = k.transpose(-1, -2) @ (v * zeta)                      # Kᵀ (V ⊙ ζ)
+    S = k.transpose(-1, -2) @ (v * zeta)  # Kᵀ (V ⊙ ζ)
     if state is not None:
-        S = chunk_decay * state + S                           # + γ^T S
+        S = chunk_decay * state + S  # + γ^T S
     return o, S
 
 
@@ -151,13 +155,14 @@ def _step(q_n: Tensor, k_n: Tensor, v_n: Tensor, g: Tensor, S: Tensor) -> tuple[
     decayed = g[:, None, None] * S
     if decayed.dtype != S.dtype:
         decayed = decayed.to(S.dtype)
-    S = decayed + k_n.unsqueeze(-1) * v_n.unsqueeze(-2)                # S_n = γ S_{n-1} + k_nᵀ v_n
-    o_n = (q_n.unsqueeze(-2) @ S).squeeze(-2)                          # o_n = q_n S_n
+    S = decayed + k_n.unsqueeze(-1) * v_n.unsqueeze(-2)  # S_n = γ S_{n-1} + k_nᵀ v_n
+    o_n = (q_n.unsqueeze(-2) @ S).squeeze(-2)  # o_n = q_n S_n
     return o_n, S
 
 
-def retention_step(q_n: Tensor, k_n: Tensor, v_n: Tensor, gamma: Tensor,
-                   state: Tensor | None = None) -> tuple[Tensor, Tensor]:
+def retention_step(
+    q_n: Tensor, k_n: Tensor, v_n: Tensor, gamma: Tensor, state: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
     r"""One token of recurrent retention, eq. (6), for decoding.
 
     ``q_n``, ``k_n``: (B, H, d_k); ``v_n``: (B, H, d_v); ``state``: S_{n-1} of shape (B, H, d_k, d_v) or None
@@ -175,8 +180,9 @@ def retention_step(q_n: Tensor, k_n: Tensor, v_n: Tensor, gamma: Tensor,
     return _step(q_n, k_n, v_n, _decay(gamma, q_n.dtype), S)
 
 
-def recurrent_retention(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor,
-                        state: Tensor | None = None) -> tuple[Tensor, Tensor]:
+def recurrent_retention(
+    q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, state: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
     r"""Recurrent retention, eq. (6), over a whole sequence: returns ``(o, S_T)``.
 
     ``o`` is (B, H, T, d_v); ``S_T`` is the state after the last token, (B, H, d_k, d_v), ready to be passed
@@ -192,7 +198,7 @@ def recurrent_retention(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor,
         return kernels.recurrent_decode_step(q, k, v, g, S)
     outs = []
     for n in range(t):
-        o_n, S = _step(q[:, :, n], k[:, :, n], v[:, :, n], g, S)      # S_n = γ S_{n-1} + k_nᵀ v_n; o_n = q_n S_n
+        o_n, S = _step(q[:, :, n], k[:, :, n], v[:, :, n], g, S)  # S_n = γ S_{n-1} + k_nᵀ v_n; o_n = q_n S_n
         outs.append(o_n)
     o = torch.stack(outs, dim=2) if outs else q.new_zeros(b, h, 0, d_v)
     return o, (S.clone() if t == 0 else S)
@@ -215,7 +221,7 @@ def chunk_cross_retention(q: Tensor, gamma: Tensor, state: Tensor) -> Tensor:
     check_state(state, b, h, d_k, state.shape[-1], q)
     g = _decay(gamma, q.dtype)
     j = torch.arange(t, device=q.device, dtype=g.dtype)
-    xi = kernels.decay_powers(g, j + 1).to(q.dtype)                # (H, b): ξ_j = γ^(j+1)
+    xi = kernels.decay_powers(g, j + 1).to(q.dtype)  # (H, b): ξ_j = γ^(j+1)
     return (q @ state) * xi[..., None]
 
 
@@ -236,13 +242,21 @@ def chunk_state_update(k: Tensor, v: Tensor, gamma: Tensor, state: Tensor | None
     R = torch.zeros(b, h, d_k, d_v, dtype=k.dtype, device=k.device) if state is None else state
     g = _decay(gamma, k.dtype)
     j = torch.arange(t, device=k.device, dtype=g.dtype)
-    zeta = kernels.decay_powers(g, (t - 1) - j).to(k.dtype)       # (H, b): ζ_j = γ^(b-1-j)
-    chunk_decay = torch.pow(g, float(t)).to(k.dtype)              # γ^b
+    zeta = kernels.decay_powers(g, (t - 1) - j).to(k.dtype)  # (H, b): ζ_j = γ^(b-1-j)
+    chunk_decay = torch.pow(g, float(t)).to(k.dtype)  # γ^b
     return chunk_decay[:, None, None] * R + k.transpose(-1, -2) @ (v * zeta[..., None])
 
 
-def chunkwise_retention(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, chunk_size: int,
-                        state: Tensor | None = None, *, batched: bool | None = None) -> tuple[Tensor, Tensor]:
+def chunkwise_retention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    gamma: Tensor,
+    chunk_size: int,
+    state: Tensor | None = None,
+    *,
+    batched: bool | None = None,
+) -> tuple[Tensor, Tensor]:
     r"""Chunkwise recurrent retention, eq. (7): returns ``(o, S_T)``.
 
     The sequence is cut into chunks of ``chunk_size`` tokens (the last chunk may be shorter: any positive
@@ -272,15 +286,14 @@ def chunkwise_retention(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, chunk_si
     if batched or (batched is None and kernels.prefer_batched_chunks(chunk_size, d_k, d_v)):
         return kernels.chunkwise_retention_batched(q, k, v, g, chunk_size, state)
     R = torch.zeros(b, h, d_k, d_v, dtype=q.dtype, device=q.device) if state is None else state
-    full = kernels.chunk_factors(g, chunk_size, q.dtype) if t >= chunk_size else None   # made once, used per chunk
+    full = kernels.chunk_factors(g, chunk_size, q.dtype) if t >= chunk_size else None  # made once, used per chunk
     outs = []
     for start in range(0, t, chunk_size):
-        qc, kc, vc = (x[:, :, start:start + chunk_size] for x in (q, k, v))
+        qc, kc, vc = (x[:, :, start : start + chunk_size] for x in (q, k, v))
         n = qc.shape[2]
         D, xi, zeta, chunk_decay = full if n == chunk_size else kernels.chunk_factors(g, n, q.dtype)
-        inner = ((qc @ kc.transpose(-1, -2)) * D) @ vc                      # (Q_[i] K_[i]ᵀ ⊙ D^(n)) V_[i]
-        outs.append(inner + (qc @ R) * xi)                                   # + ξ ⊙ (Q_[i] R_{i-1})
-        R = chunk_decay * R + kc.transpose(-1, -2) @ (vc * zeta)             # R_i = K_[i]ᵀ(V_[i] ⊙ ζ) + γ^n R_{i-1}
+        inner = ((qc @ kc.transpose(-1, -2)) * D) @ vc  # (Q_[i] K_[i]ᵀ ⊙ D^(n)) V_[i]
+        outs.append(inner + (qc @ R) * xi)  # + ξ ⊙ (Q_[i] R_{i-1})
+        R = chunk_decay * R + kc.transpose(-1, -2) @ (vc * zeta)  # R_i = K_[i]ᵀ(V_[i] ⊙ ζ) + γ^n R_{i-1}
     o = torch.cat(outs, dim=2) if outs else q.new_zeros(b, h, 0, d_v)
     return o, (R.clone() if t == 0 else R)
-

@@ -1,4 +1,5 @@
-"""Bridges to the official implementation, torchscale 0.3.0 (``pip install --no-deps torchscale==0.3.0 fairscale==0.4.0``).
+"""Bridges to the official implementation, torchscale 0.3.0
+(``pip install --no-deps torchscale==0.3.0 fairscale==0.4.0``).
 
 - ``load_torchscale_decoder(state_dict, config)``: an official ``RetNetDecoder``'s weights (plus
   ``embed_tokens.weight``) into a ``RetNetLM``.
@@ -18,7 +19,8 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -79,8 +81,9 @@ def import_torchscale() -> types.SimpleNamespace | None:
     and ``MultiScaleRetention``.
     """
     try:
-        import torchscale  # noqa: F401
         from importlib.metadata import version
+
+        import torchscale  # noqa: F401
     except ImportError:
         return None
     try:
@@ -93,9 +96,14 @@ def import_torchscale() -> types.SimpleNamespace | None:
     from torchscale.architecture.retnet import DecoderLayer, RetNetDecoder, RetNetRelPos
     from torchscale.component.multiscale_retention import MultiScaleRetention
 
-    return types.SimpleNamespace(version=version("torchscale"), RetNetConfig=TSConfig, RetNetDecoder=RetNetDecoder,
-                                 RetNetRelPos=RetNetRelPos, DecoderLayer=DecoderLayer,
-                                 MultiScaleRetention=MultiScaleRetention)
+    return types.SimpleNamespace(
+        version=version("torchscale"),
+        RetNetConfig=TSConfig,
+        RetNetDecoder=RetNetDecoder,
+        RetNetRelPos=RetNetRelPos,
+        DecoderLayer=DecoderLayer,
+        MultiScaleRetention=MultiScaleRetention,
+    )
 
 
 def _as_dict(config: Any) -> dict:
@@ -115,8 +123,14 @@ def retnet_config_from_torchscale(config: Any) -> RetNetConfig:
     multiway, scaled embeddings, …) raise ValueError; other keys are ignored.
     """
     cfg = _as_dict(config)
-    required = ("decoder_embed_dim", "decoder_value_embed_dim", "decoder_ffn_embed_dim",
-                "decoder_retention_heads", "decoder_layers", "vocab_size")
+    required = (
+        "decoder_embed_dim",
+        "decoder_value_embed_dim",
+        "decoder_ffn_embed_dim",
+        "decoder_retention_heads",
+        "decoder_layers",
+        "vocab_size",
+    )
     missing = [k for k in required if k not in cfg]
     if missing:
         raise ValueError(f"config is missing {missing}")
@@ -161,14 +175,19 @@ def load_torchscale_decoder(state_dict: Mapping[str, Tensor], config: Any) -> Re
     if angle is not None:
         ref = rotation_angles(d_k, torch.float64)
         if tuple(angle.shape) != (d_k,) or not torch.allclose(angle.detach().cpu().double(), ref, rtol=1e-6, atol=0):
-            raise ValueError("state_dict['retnet_rel_pos.angle'] is not 1/10000**linspace(0, 1, d_k/2) interleaved: "
-                             "these weights were trained with other rotation angles")
+            raise ValueError(
+                "state_dict['retnet_rel_pos.angle'] is not 1/10000**linspace(0, 1, d_k/2) interleaved: "
+                "these weights were trained with other rotation angles"
+            )
     if decay is not None:
         ref = torch.log(decay_gammas(cfg.num_heads))
-        if tuple(decay.shape) != (cfg.num_heads,) or not torch.allclose(decay.detach().cpu().double(), ref,
-                                                                          rtol=1e-5, atol=1e-9):
-            raise ValueError("state_dict['retnet_rel_pos.decay'] is not log(1 - 2**(-5-h)): "
-                             "these weights were trained with other decay rates")
+        if tuple(decay.shape) != (cfg.num_heads,) or not torch.allclose(
+            decay.detach().cpu().double(), ref, rtol=1e-5, atol=1e-9
+        ):
+            raise ValueError(
+                "state_dict['retnet_rel_pos.decay'] is not log(1 - 2**(-5-h)): "
+                "these weights were trained with other decay rates"
+            )
     dtypes = {t.dtype for t in sd.values() if isinstance(t, Tensor) and torch.is_floating_point(t)}
     if len(dtypes) != 1:
         raise ValueError(f"state_dict must hold weights of one floating dtype, got {sorted(map(str, dtypes))}")
@@ -194,13 +213,17 @@ def exact_float64(module: torch.nn.Module) -> torch.nn.Module:
     for m in module.modules():
         name = type(m).__name__
         if name == "RMSNorm" and hasattr(m, "_norm"):
+
             def rms_forward(self, x):
                 out = self._norm(x)
                 return out * self.weight if self.weight is not None else out
+
             m.forward = types.MethodType(rms_forward, m)
         elif name == "GLU" and hasattr(m, "activation_fn"):
+
             def glu_forward(self, x):
                 return self.fc2(self.activation_fn(self.fc1(x)) * self.gate(x))
+
             m.forward = types.MethodType(glu_forward, m)
         elif name == "RetNetRelPos":
             d_k = m.angle.shape[0]
@@ -208,4 +231,3 @@ def exact_float64(module: torch.nn.Module) -> torch.nn.Module:
             m.angle = rotation_angles(d_k, torch.float64, m.angle.device)
             m.decay = torch.log(decay_gammas(heads)).to(m.decay.device)
     return module
-

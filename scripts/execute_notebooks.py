@@ -28,8 +28,13 @@ def execute(path: str) -> tuple[str, float]:
     p = Path(path).resolve()
     nb = nbformat.read(p, as_version=4)
     nb.metadata["kernelspec"] = KERNELSPEC
-    client = NotebookClient(nb, timeout=int(os.environ.get("NB_TIMEOUT", "600")), kernel_name="python3",
-                            resources={"metadata": {"path": str(p.parent)}}, record_timing=False)
+    client = NotebookClient(
+        nb,
+        timeout=int(os.environ.get("NB_TIMEOUT", "600")),
+        kernel_name="python3",
+        resources={"metadata": {"path": str(p.parent)}},
+        record_timing=False,
+    )
     t0 = time.perf_counter()
     client.execute()
     dt = time.perf_counter() - t0
@@ -39,8 +44,7 @@ def execute(path: str) -> tuple[str, float]:
 
 
 def main(argv: list[str]) -> int:
-    paths = argv or sorted(str(p) for p in (ROOT / "notebooks").rglob("*.ipynb")
-                           if ".ipynb_checkpoints" not in p.parts)
+    paths = argv or sorted(str(p) for p in (ROOT / "notebooks").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
     jobs = int(os.environ.get("NB_JOBS", "1"))
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=jobs) as pool:

@@ -42,11 +42,25 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_NOTEBOOK = ROOT / "notebooks" / "02_decay_masks_and_multiscale_heads.ipynb"
-MARKER = "RETNET_EDU_LAB_CHECK"          # set in the environment of every process this script starts
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
-TEST_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-            "PYTHONHASHSEED": "0", "RETNET_DEVICE": "cpu", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+MARKER = "RETNET_EDU_LAB_CHECK"  # set in the environment of every process this script starts
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+TEST_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "PYTHONHASHSEED": "0",
+    "RETNET_DEVICE": "cpu",
+    "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+}
 SHOTS = ("lab_02_before.png", "lab_02_after.png", "lab_02_widget_before.png", "lab_02_widget_after.png")
 
 T0 = time.perf_counter()
@@ -114,21 +128,37 @@ def start_lab(workdir: Path, notebook: Path, marker: str) -> tuple[subprocess.Po
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     env.update(TEST_ENV)
     env[MARKER] = marker
-    for var, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
-                     ("JUPYTER_RUNTIME_DIR", "runtime"), ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
-                     ("JUPYTERLAB_SETTINGS_DIR", "settings"), ("IPYTHONDIR", "ipython")):
+    for var, sub in (
+        ("JUPYTER_CONFIG_DIR", "config"),
+        ("JUPYTER_DATA_DIR", "data"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
+        ("JUPYTERLAB_SETTINGS_DIR", "settings"),
+        ("IPYTHONDIR", "ipython"),
+    ):
         env[var] = str(workdir / sub)
         (workdir / sub).mkdir()
     labconfig = workdir / "config" / "labconfig"
     labconfig.mkdir()
-    (labconfig / "page_config.json").write_text(json.dumps(
-        {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    (labconfig / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+    )
     port, token = free_port(), secrets.token_hex(16)
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser",
-           "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={nbdir}",
-           "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={nbdir}",
+        "--LabApp.expose_app_in_browser=True",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     logfile = workdir / "lab.log"
@@ -154,7 +184,7 @@ def start_lab(workdir: Path, notebook: Path, marker: str) -> tuple[subprocess.Po
 
 def stop_lab(lab: subprocess.Popen) -> None:
     if lab.poll() is None:
-        lab.send_signal(signal.SIGTERM)          # the server shuts its kernels down on the way out
+        lab.send_signal(signal.SIGTERM)  # the server shuts its kernels down on the way out
         try:
             lab.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -191,7 +221,9 @@ def _drive_page(page, expect, url, token, notebook_name, out) -> None:
         """() => { const w = window.jupyterapp.shell.currentWidget;
                    return w && w.sessionContext && w.sessionContext.session &&
                           w.sessionContext.session.kernel &&
-                          w.sessionContext.session.kernel.status === 'idle'; }""", timeout=90_000)
+                          w.sessionContext.session.kernel.status === 'idle'; }""",
+        timeout=90_000,
+    )
     log("notebook open, kernel idle")
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
     page.wait_for_function("() => document.querySelectorAll('.widget-slider').length === 0", timeout=15_000)
@@ -206,11 +238,11 @@ def _drive_page(page, expect, url, token, notebook_name, out) -> None:
     readout = gamma.locator(".widget-readout")
     handle = gamma.locator(".noUi-handle")
     img = box.locator(".widget-output img").first
-    numbers = box.locator(".widget-output")          # the line printed under the figure: "γ = 0.900, T = 32: …"
+    numbers = box.locator(".widget-output")  # the line printed under the figure: "γ = 0.900, T = 32: …"
     # let every cell finish first, so nothing is still drawing when the screenshots are taken
     page.wait_for_function(
-        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
-        timeout=120_000)
+        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'", timeout=120_000
+    )
     # JupyterLab 4 skips rendering cells far from the viewport: bring the widget into view before looking at it
     box.scroll_into_view_if_needed()
     expect(readout).to_have_text("0.900", timeout=30_000)
@@ -224,7 +256,7 @@ def _drive_page(page, expect, url, token, notebook_name, out) -> None:
     # Each key press redraws (one figure per value passed through): wait for the line printed *after* the
     # figure of the final value, so the image compared and photographed is that value's figure.
     handle.focus()
-    for _ in range(4):                                   # step 0.005: 0.900 -> 0.920
+    for _ in range(4):  # step 0.005: 0.900 -> 0.920
         page.keyboard.press("ArrowRight")
     expect(readout).to_have_text("0.920", timeout=30_000)
     expect(numbers).to_contain_text("γ = 0.920, T = 32", timeout=60_000)
@@ -233,7 +265,7 @@ def _drive_page(page, expect, url, token, notebook_name, out) -> None:
     log(f"γ moved to {readout.inner_text()!r}: the figure changed ({len(src_after)} bytes)")
 
     handle.focus()
-    page.keyboard.press("Home")                          # to the slider's minimum, γ = 0.5
+    page.keyboard.press("Home")  # to the slider's minimum, γ = 0.5
     expect(readout).to_have_text("0.500", timeout=30_000)
     expect(numbers).to_contain_text("γ = 0.500, T = 32", timeout=60_000)
     src_min = img.get_attribute("src")
@@ -248,11 +280,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--notebook", type=Path, default=DEFAULT_NOTEBOOK)
     ap.add_argument("--out", type=Path, default=ROOT / "shots")
-    ap.add_argument("--chromium", default=None, help="the Chromium executable (default: chromium on PATH, "
-                                                     "or /usr/bin/chromium)")
-    ap.add_argument("--workdir", type=Path, default=None,
-                    help="an empty or missing folder for this run's temporary files (default: a new temp folder); "
-                         "removed at the end")
+    ap.add_argument(
+        "--chromium", default=None, help="the Chromium executable (default: chromium on PATH, or /usr/bin/chromium)"
+    )
+    ap.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="an empty or missing folder for this run's temporary files (default: a new temp folder); "
+        "removed at the end",
+    )
     a = ap.parse_args(argv)
     chromium = find_chromium(a.chromium)
     if chromium is None:
@@ -265,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="retnet-edu-lab-")) if a.workdir is None else a.workdir
     workdir.mkdir(parents=True, exist_ok=True)
     marker = f"{workdir.resolve()}:{os.getpid()}"
-    os.environ[MARKER] = marker                          # inherited by Playwright's driver and by Chromium
+    os.environ[MARKER] = marker  # inherited by Playwright's driver and by Chromium
     print(f"marker: {MARKER}={marker}", flush=True)
     lab, logfile, rc = None, workdir / "lab.log", 1
     try:

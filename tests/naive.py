@@ -38,7 +38,7 @@ def state(k, v, gamma, S0=None):
         for m in range(T):
             S[:, h] += (g ** (T - 1 - m)) * k[:, h, m].unsqueeze(-1) * v[:, h, m].unsqueeze(-2)
         if S0 is not None:
-            S[:, h] += (g ** T) * S0[:, h]
+            S[:, h] += (g**T) * S0[:, h]
     return S
 
 

@@ -22,7 +22,7 @@ SHOTS = ROOT / "shots"
 NOTEBOOK = ROOT / "notebooks" / "02_decay_masks_and_multiscale_heads.ipynb"
 NAMES = ("lab_02_before.png", "lab_02_after.png", "lab_02_widget_before.png", "lab_02_widget_after.png")
 
-pytestmark = pytest.mark.browser      # python3 course.py quick leaves it out; course.py test runs it
+pytestmark = pytest.mark.browser  # python3 course.py quick leaves it out; course.py test runs it
 
 sys.path.insert(0, str(SCRIPT.parent))
 import lab_widget_check  # noqa: E402
@@ -35,8 +35,10 @@ def missing_tools() -> list[str]:
     if lab_widget_check.find_chromium(None) is None:
         missing.append("Chromium (Debian/Ubuntu: `apt-get install chromium`, as root)")
     if importlib.util.find_spec("playwright") is None:
-        missing.append("the Python package playwright (`python3 course.py setup` installs it; never "
-                       "`playwright install`, the Debian Chromium is used)")
+        missing.append(
+            "the Python package playwright (`python3 course.py setup` installs it; never "
+            "`playwright install`, the Debian Chromium is used)"
+        )
     return missing
 
 
@@ -94,10 +96,11 @@ def test_missing_browser_skips_outside_ci_and_fails_in_ci(monkeypatch):
 
 def test_processes_with_marker_finds_a_child_and_ends_it():
     value = f"test-{os.getpid()}"
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
-                             env={**os.environ, lab_widget_check.MARKER: value})
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], env={**os.environ, lab_widget_check.MARKER: value}
+    )
     try:
-        for _ in range(50):                      # the child's environment is readable once it has started
+        for _ in range(50):  # the child's environment is readable once it has started
             if lab_widget_check.processes_with_marker(value) == [child.pid]:
                 break
             time.sleep(0.05)

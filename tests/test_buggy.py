@@ -1,4 +1,5 @@
-"""retnet_edu.course.buggy: each broken variant is wrong, and wrong exactly in the documented way (float64, vs tests/naive.py)."""
+"""retnet_edu.course.buggy: each broken variant is wrong, and wrong exactly in the documented way (float64, against
+tests/naive.py)."""
 
 import naive
 import pytest
@@ -7,7 +8,7 @@ import torch
 from retnet_edu.course.buggy import (
     BUG_LABELS,
     VARIANTS,
-    _answer_key,
+    answer_key,
     chunkwise_without_zeta,
     chunkwise_xi_off_by_one,
     mystery_variants,
@@ -40,7 +41,7 @@ def test_without_zeta_first_chunk_right_then_wrong(chunk_size):
 def test_without_zeta_right_when_zeta_is_one():
     q, k, v, gamma = make()
     ref = naive.retention(q, k, v, gamma)
-    assert row_err(chunkwise_without_zeta(q, k, v, gamma, 1), ref).max() <= TOL       # ζ_0 = γ^0 = 1
+    assert row_err(chunkwise_without_zeta(q, k, v, gamma, 1), ref).max() <= TOL  # ζ_0 = γ^0 = 1
     ones = torch.ones(3, dtype=torch.float64)
     assert row_err(chunkwise_without_zeta(q, k, v, ones, 4), naive.retention(q, k, v, ones)).max() <= TOL
 
@@ -51,7 +52,7 @@ def test_without_zeta_is_the_state_without_zeta():
     T, B, gamma = 8, 4, torch.tensor([0.5], dtype=torch.float64)
     q = k = torch.ones(1, 1, T, 1, dtype=torch.float64)
     v = torch.eye(T, dtype=torch.float64)[None, None]
-    W = chunkwise_without_zeta(q, k, v, gamma, B)[0, 0]           # W[n, m] = weight of token m in output n
+    W = chunkwise_without_zeta(q, k, v, gamma, B)[0, 0]  # W[n, m] = weight of token m in output n
     for n in range(B, T):
         for m in range(B):
             assert W[n, m].item() == pytest.approx(0.5 ** (n - m) * 0.5 ** -(B - 1 - m), rel=1e-12)
@@ -64,11 +65,11 @@ def test_xi_off_by_one_wrong_by_factor_one_over_gamma_on_cross_terms():
     W = chunkwise_xi_off_by_one(q, k, v, gamma, B)[0, 0]
     for n in range(T):
         for m in range(n + 1):
-            factor = 2.0 if m // B < n // B else 1.0               # cross-chunk weights too large by 1/γ
+            factor = 2.0 if m // B < n // B else 1.0  # cross-chunk weights too large by 1/γ
             assert W[n, m].item() == pytest.approx(0.5 ** (n - m) * factor, rel=1e-12)
     q, k, v, gamma3 = make()
     err = row_err(chunkwise_xi_off_by_one(q, k, v, gamma3, 1), naive.retention(q, k, v, gamma3))
-    assert err[0] <= TOL and err[1:].min() > 1e-4                  # wrong also with chunk_size = 1
+    assert err[0] <= TOL and err[1:].min() > 1e-4  # wrong also with chunk_size = 1
 
 
 def test_state_not_decayed_is_linear_attention():
@@ -83,13 +84,13 @@ def test_state_not_decayed_is_linear_attention():
 def test_scaled_by_S_is_bare_over_S():
     q, k, v, gamma = make()
     o = recurrent_scaled_by_S(q, k, v, gamma, 4)
-    S = naive.decay_matrix(gamma, 12).sum(-1)                       # (H, T): S_n = Σ_{i≤n} γ^i
+    S = naive.decay_matrix(gamma, 12).sum(-1)  # (H, T): S_n = Σ_{i≤n} γ^i
     assert torch.allclose(o, naive.retention(q, k, v, gamma) / S[None, :, :, None], rtol=1e-10, atol=1e-13)
 
 
 def test_variants_registry_and_mysteries():
     assert set(VARIANTS) == set(BUG_LABELS) and len(BUG_LABELS) == 4
-    key = _answer_key()
+    key = answer_key()
     assert sorted(key) == list("ABCD") and sorted(key.values()) == sorted(BUG_LABELS)
     q, k, v, gamma = make()
     for letter, fn in mystery_variants().items():

@@ -42,7 +42,7 @@ def test_test_runs_everything_with_strict_nbval(course):
     cmd = course.pytest_command("test", python, [])
     assert cmd[:3] == [python, "-m", "pytest"]
     assert "tests" in cmd and "notebooks" in cmd and "--nbval" in cmd and "--nbval-current-env" in cmd
-    assert "not slow and not browser" not in cmd            # CI's full run leaves nothing out
+    assert "not slow and not browser" not in cmd  # CI's full run leaves nothing out
     with pytest.raises(ValueError):
         course.pytest_command("lab", python, [])
 

@@ -1,4 +1,5 @@
-"""retnet_edu.experiments.data: the corpus (conversion, checksum), the character tokenizer, the split and random batches."""
+"""retnet_edu.experiments.data: the corpus (conversion, checksum), the character tokenizer, the split and random
+batches."""
 
 import io
 import zipfile
@@ -108,10 +109,10 @@ def test_corrupted_corpus_says_what_to_run(tmp_path, corpus):
     msg = str(info.value)
     assert "SHA-256" in msg and "git checkout -- data/shakespeare.txt" in msg and "scripts/prepare_corpus.py" in msg
     assert isinstance(info.value, ValueError)
-    assert load_corpus(bad, sha256=None).startswith("THESEUS:")   # explicit opt-out of the check
+    assert load_corpus(bad, sha256=None).startswith("THESEUS:")  # explicit opt-out of the check
 
 
-@pytest.mark.slow      # ~2.7 s on 2 cores: python3 course.py quick leaves it out
+@pytest.mark.slow  # ~2.7 s on 2 cores: python3 course.py quick leaves it out
 def test_tokenizer_round_trip_on_the_corpus(corpus):
     tok = CharTokenizer.from_text(corpus)
     assert tok.vocab_size == data.CORPUS_VOCAB_SIZE
@@ -136,7 +137,7 @@ def test_tokenizer_errors():
     with pytest.raises(ValueError, match=r"outside the vocabulary: 'cé'"):
         tok.encode("abcé")
     with pytest.raises(ValueError, match="outside the vocabulary"):
-        tok.encode("\U0001F600")
+        tok.encode("\U0001f600")
     with pytest.raises(TypeError, match="text must be a str"):
         tok.encode(b"ab")
     with pytest.raises(ValueError, match=r"ids must lie in \[0, 2\)"):
@@ -171,13 +172,13 @@ def test_random_batch_targets_are_the_next_tokens():
     g = torch.Generator().manual_seed(0)
     x, y = random_batch(ids, 6, 10, g)
     assert x.shape == y.shape == (6, 10) and x.dtype == torch.long
-    assert torch.equal(y, x + 1)                              # ids are positions: y is x shifted by one
-    assert torch.equal(x[:, 1:], x[:, :-1] + 1)               # each row a contiguous window
+    assert torch.equal(y, x + 1)  # ids are positions: y is x shifted by one
+    assert torch.equal(x[:, 1:], x[:, :-1] + 1)  # each row a contiguous window
     assert int(y.max()) <= 99
     g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
-    assert all(torch.equal(a, b) for a, b in zip(random_batch(ids, 4, 8, g1), random_batch(ids, 4, 8, g2)))
+    assert all(torch.equal(a, b) for a, b in zip(random_batch(ids, 4, 8, g1), random_batch(ids, 4, 8, g2), strict=True))
     x, _ = random_batch(ids, 2, 99, device="cpu")
-    assert x[:, 0].tolist() == [0, 0]                         # only one valid window
+    assert x[:, 0].tolist() == [0, 0]  # only one valid window
     with pytest.raises(ValueError, match="fewer than block_size"):
         random_batch(ids, 2, 100)
     with pytest.raises(ValueError, match="batch_size"):
@@ -190,5 +191,5 @@ def test_fixed_batches_are_the_same_every_time():
     ids = torch.arange(1000)
     a = fixed_batches(ids, 3, 4, 16, seed=7)
     b = fixed_batches(ids, 3, 4, 16, seed=7)
-    assert len(a) == 3 and all(torch.equal(p[0], q[0]) for p, q in zip(a, b))
+    assert len(a) == 3 and all(torch.equal(p[0], q[0]) for p, q in zip(a, b, strict=True))
     assert not torch.equal(a[0][0], fixed_batches(ids, 1, 4, 16, seed=8)[0][0])

@@ -28,10 +28,10 @@ from retnet_edu.baselines.transformer import KVCache, TransformerLM
 from retnet_edu.experiments.train import get_config, model_configs
 from retnet_edu.model import RetNetLM
 
-RETNET_OPS = 202           # RetNetLM, mode="recurrent", one token, with a state
-TRANSFORMER_OPS = 175      # TransformerLM, one token, with a KVCache of 33 tokens
+RETNET_OPS = 202  # RetNetLM, mode="recurrent", one token, with a state
+TRANSFORMER_OPS = 175  # TransformerLM, one token, with a KVCache of 33 tokens
 
-VOCAB = 65                 # the character vocabulary of notebook 08 (its size changes no count)
+VOCAB = 65  # the character vocabulary of notebook 08 (its size changes no count)
 CONTEXT = 32
 
 
@@ -71,14 +71,15 @@ def decode_steps():
             return retnet(nxt, mode="recurrent", state=state)
 
     def transformer_decode():
-        fresh = cache.clone()              # a copy made outside the measured call: every step at the same length
+        fresh = cache.clone()  # a copy made outside the measured call: every step at the same length
 
         def step():
             with torch.no_grad():
                 return transformer_step(transformer, nxt, fresh)
+
         return step
 
-    for _ in range(2):                                                   # warm-up: lazy initialisation, caches
+    for _ in range(2):  # warm-up: lazy initialisation, caches
         retnet_step()
         transformer_decode()()
     return retnet_step, transformer_decode
@@ -88,7 +89,7 @@ def test_decode_step_operator_counts_are_pinned():
     retnet_step, transformer_decode = decode_steps()
     retnet_ops = top_level_aten_ops(retnet_step)
     transformer_ops = top_level_aten_ops(transformer_decode())
-    assert top_level_aten_ops(retnet_step) == retnet_ops                  # deterministic: the same list twice
+    assert top_level_aten_ops(retnet_step) == retnet_ops  # deterministic: the same list twice
     assert top_level_aten_ops(transformer_decode()) == transformer_ops
     assert len(retnet_ops) == RETNET_OPS, collections.Counter(retnet_ops).most_common()
     assert len(transformer_ops) == TRANSFORMER_OPS, collections.Counter(transformer_ops).most_common()

@@ -41,31 +41,36 @@ def test_decay_matrix_is_toeplitz_of_the_powers(dtype, T):
     gamma = torch.tensor([0.5, 0.96875, 1.0], dtype=dtype)
     D = kernels.toeplitz_decay_mask(gamma, T)
     assert D.shape == (3, T, T) and D.dtype == dtype and D.is_contiguous()
-    powers = torch.pow(gamma[:, None], torch.arange(T, dtype=dtype))          # γ^0 … γ^(T-1), one per distance
+    powers = torch.pow(gamma[:, None], torch.arange(T, dtype=dtype))  # γ^0 … γ^(T-1), one per distance
     for n in range(T):
         for m in range(T):
             expect = powers[:, n - m] if n >= m else torch.zeros(3, dtype=dtype)
             assert torch.equal(D[:, n, m], expect)
     if T:
-        exact = torch.tensor([[[g ** max(n - m, 0) if n >= m else 0.0 for m in range(T)] for n in range(T)]
-                              for g in gamma.double().tolist()], dtype=torch.float64)
+        exact = torch.tensor(
+            [
+                [[g ** max(n - m, 0) if n >= m else 0.0 for m in range(T)] for n in range(T)]
+                for g in gamma.double().tolist()
+            ],
+            dtype=torch.float64,
+        )
         eps = torch.finfo(dtype).eps
-        assert (D.double() - exact).abs().max() <= eps                          # within one rounding of γ^(n-m)
+        assert (D.double() - exact).abs().max() <= eps  # within one rounding of γ^(n-m)
 
 
 def test_decay_matrix_never_overflows():
     g = torch.tensor([0.5, 0.9], dtype=torch.float32)
-    D = decay_mask(g, 3000)                                                     # 0.5^-2999 would be inf
+    D = decay_mask(g, 3000)  # 0.5^-2999 would be inf
     assert torch.isfinite(D).all() and D.max() == 1 and D[:, 0, 1:].abs().max() == 0
     peak = peak_tensor_bytes(lambda: kernels.toeplitz_decay_mask(g, 1000))
-    assert peak < 1.2 * 2 * 1000 * 1000 * 4                                     # no T×T temporaries besides D
+    assert peak < 1.2 * 2 * 1000 * 1000 * 4  # no T×T temporaries besides D
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("T,offset", [(1, 0), (1, 12345), (9, 0), (9, 70)])
 def test_rotation_fast_path_is_apply_rotation(dtype, T, offset):
     x = torch.randn(2, 3, T, 16, generator=torch.Generator().manual_seed(T + offset)).to(dtype)
-    x = x.transpose(1, 2).contiguous().transpose(1, 2)                          # the strides the module has
+    x = x.transpose(1, 2).contiguous().transpose(1, 2)  # the strides the module has
     signed_sin, cos = kernels.rotation_factors(rotation_angles(16), T, offset, dtype, x.device)
     assert torch.equal(kernels.rotate_pairs(x, signed_sin, cos), apply_rotation(x, offset))
 
@@ -82,10 +87,10 @@ def test_apply_rotation_is_the_formula_bit_for_bit(dtype, shape, offset):
     assert torch.equal(apply_rotation(x, offset), want)
     with shared_position_factors():
         first = apply_rotation(x, offset)
-        again = apply_rotation(x.clone(), offset)                               # from the cache
+        again = apply_rotation(x.clone(), offset)  # from the cache
         assert [key[0] for key in kernels.shared_store()] == ["rotation"]
     assert torch.equal(first, want) and torch.equal(again, want)
-    if len(shape) == 4:                                                         # the strides of a transposed view
+    if len(shape) == 4:  # the strides of a transposed view
         xt = x.transpose(1, 2).contiguous().transpose(1, 2)
         assert torch.equal(apply_rotation(xt, offset), want)
 
@@ -100,7 +105,7 @@ def test_decode_step_is_retention_step(dtype):
     o, S1 = kernels.recurrent_decode_step(q, k, v, gamma, S)
     o_ref, S_ref = retention_step(q[:, :, 0], k[:, :, 0], v[:, :, 0], gamma, S)
     assert torch.equal(o[:, :, 0], o_ref) and torch.equal(S1, S_ref)
-    o2, S2 = recurrent_retention(q, k, v, gamma, S)                             # T = 1 runs the kernel
+    o2, S2 = recurrent_retention(q, k, v, gamma, S)  # T = 1 runs the kernel
     assert torch.equal(o2, o) and torch.equal(S2, S1)
 
 
@@ -109,7 +114,7 @@ def test_chunkwise_retention_picks_the_kernel_by_the_rule(monkeypatch):
     real = kernels.chunkwise_retention_batched
     monkeypatch.setattr(kernels, "chunkwise_retention_batched", lambda *a: calls.append(a[4]) or real(*a))
     q, k = (torch.randn(1, 2, 20, 8, dtype=torch.float64) for _ in range(2))
-    v = torch.randn(1, 2, 20, 16, dtype=torch.float64)                          # d_k·d_v / (d_k + d_v) = 5.33
+    v = torch.randn(1, 2, 20, 16, dtype=torch.float64)  # d_k·d_v / (d_k + d_v) = 5.33
     gamma = decay_gammas(2)
     for chunk_size in (1, 5, 6, 20):
         chunkwise_retention(q, k, v, gamma, chunk_size)
@@ -171,7 +176,7 @@ def reference_msr(m, x, mode, chunk_size=None, state=None):
     elif mode == "recurrent":
         o, S = recurrent_retention(q, k, v, gamma, S0)
     else:
-        o, S = chunkwise_retention(q, k, v, gamma, chunk_size, S0, batched=False)     # eq. 7 chunk after chunk
+        o, S = chunkwise_retention(q, k, v, gamma, chunk_size, S0, batched=False)  # eq. 7 chunk after chunk
     o = group_rms_norm(o, m.norm_eps).transpose(1, 2).reshape(bsz, t, h * d_v)
     return m.out_proj(F.silu(m.g_proj(x)) * o), RetentionState(S, offset + t)
 
@@ -192,7 +197,7 @@ def test_module_is_bitwise_the_public_functions(dtype, mode, T):
                 shared = [m(x, mode=mode, chunk_size=6, state=s) for _ in range(2)]
             for y, st in [got] + shared:
                 assert st.offset == want[1].offset
-                if mode == "chunkwise" and T > 6:                 # full chunks batched: rounding-level differences
+                if mode == "chunkwise" and T > 6:  # full chunks batched: rounding-level differences
                     tol = {torch.float64: 1e-12, torch.float32: 1e-5, torch.bfloat16: 5e-2}[dtype]
                     assert (y - want[0]).abs().max() <= tol and (st.S - want[1].S).abs().max() <= tol * 10
                 else:
@@ -213,7 +218,7 @@ def test_batched_chunkwise_is_the_loop(T, chunk_size):
         assert (S2 - S1).abs().max() <= 1e-12
         if T:
             assert (o2 - o1).abs().max() <= 1e-12 and (o2 - o3).abs().max() <= 1e-12
-    if T:                                   # gradients flow through the batched form like through the loop
+    if T:  # gradients flow through the batched form like through the loop
         qs, ks, vs = (x.clone().requires_grad_() for x in (q, k, v))
         (kernels.chunkwise_retention_batched(qs, ks, vs, gamma, chunk_size, None)[0].sum()).backward()
         qg = q.clone().requires_grad_()
@@ -223,14 +228,14 @@ def test_batched_chunkwise_is_the_loop(T, chunk_size):
 
 def test_module_picks_the_chunk_loop_for_tiny_chunks():
     """With chunks smaller than d_k·d_v/(d_k + d_v) the T/B states would outweigh the chunks: one at a time."""
-    m = MultiScaleRetention(32, 64, 4).double()                     # d_k = 8, d_v = 16: threshold 128/24 ≈ 5.3
+    m = MultiScaleRetention(32, 64, 4).double()  # d_k = 8, d_v = 16: threshold 128/24 ≈ 5.3
     x = torch.randn(1, 40, 32, dtype=torch.float64)
     with torch.no_grad():
         small = peak_tensor_bytes(lambda: m(x, mode="chunkwise", chunk_size=1))
         want = reference_msr(m, x, "chunkwise", 1)
         got = m(x, mode="chunkwise", chunk_size=1)
-    assert torch.equal(got[0], want[0]) and torch.equal(got[1].S, want[1].S)    # the loop: bit for bit
-    assert small < 40 * 4 * 8 * 16 * 8                                          # not 40 states at once
+    assert torch.equal(got[0], want[0]) and torch.equal(got[1].S, want[1].S)  # the loop: bit for bit
+    assert small < 40 * 4 * 8 * 16 * 8  # not 40 states at once
 
 
 def test_lm_shares_factors_and_agrees_with_its_layers():
@@ -241,10 +246,10 @@ def test_lm_shares_factors_and_agrees_with_its_layers():
     for mode in ("parallel", "recurrent", "chunkwise"):
         logits, _ = lm(tok, mode=mode, chunk_size=5)
         x = lm.embed_tokens(tok)
-        for layer in lm.layers:                                                 # no sharing: each layer its own
+        for layer in lm.layers:  # no sharing: each layer its own
             x, _ = layer(x, mode=mode, chunk_size=5)
         assert torch.equal(lm.output_projection(lm.layer_norm(x)), logits), mode
-    assert kernels.shared_store() is None                                       # released after the forward
+    assert kernels.shared_store() is None  # released after the forward
 
 
 def test_shared_store_scope():
@@ -253,12 +258,12 @@ def test_shared_store_scope():
     x = torch.randn(1, 10, 16)
     with shared_position_factors():
         store = kernels.shared_store()
-        with shared_position_factors():                                         # nested: the same store
+        with shared_position_factors():  # nested: the same store
             assert kernels.shared_store() is store
         for m in (m1, m2, m3):
             m(x)
         kinds = sorted(k[0] for k in store)
-        assert kinds == ["factors", "factors", "rotation"]                      # m1, m2 share; m3 has other decays
+        assert kinds == ["factors", "factors", "rotation"]  # m1, m2 share; m3 has other decays
     assert kernels.shared_store() is None
 
 
@@ -278,6 +283,6 @@ def test_training_graph_keeps_one_decay_matrix():
             x, _ = layer(x)
         return lm.output_projection(lm.layer_norm(x))
 
-    D_bytes = 4 * 256 * 256 * 4                                                 # (H, T, T) float32
+    D_bytes = 4 * 256 * 256 * 4  # (H, T, T) float32
     saved = peak_tensor_bytes(unshared) - peak_tensor_bytes(shared)
-    assert 2.5 * D_bytes <= saved <= 4 * D_bytes                                # about three of the four D
+    assert 2.5 * D_bytes <= saved <= 4 * D_bytes  # about three of the four D

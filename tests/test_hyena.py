@@ -66,7 +66,7 @@ def naive_filter(f: ImplicitFilter, T: int):
 def naive_operator(op: HyenaOperator, x):
     d = op.embed_dim
     p = naive_short_conv((x @ op.in_proj.weight.T).transpose(1, 2), op.short_conv.weight, op.short_conv.bias)
-    x1, x2, v = p[:, :d], p[:, d:2 * d], p[:, 2 * d:]
+    x1, x2, v = p[:, :d], p[:, d : 2 * d], p[:, 2 * d :]
     u = x2 * v
     z = naive_causal_conv(u, naive_filter(op.filter, x.shape[1])) + op.D[None, :, None] * u
     return (x1 * z).transpose(1, 2) @ op.out_proj.weight.T
@@ -98,7 +98,7 @@ def test_fft_conv_is_not_circular():
     """Without zero-padding, the FFT would wrap the end of the sequence onto its start; check the first output
     only sees the first input."""
     u = torch.zeros(1, 1, 8, dtype=torch.float64)
-    u[..., -1] = 1.0                           # a spike at the last position
+    u[..., -1] = 1.0  # a spike at the last position
     h = torch.ones(1, 8, dtype=torch.float64)
     y = fft_causal_conv(u, h)
     assert y[..., :-1].abs().max() < TOL and abs(float(y[..., -1]) - 1.0) < TOL
@@ -111,7 +111,7 @@ def test_fft_conv_causal_under_perturbation():
         u2 = u.clone()
         u2[..., t] += 10.0
         y2 = fft_causal_conv(u2, h)
-        assert (y2[..., :t] - y[..., :t]).abs().max() < TOL          # rounding only, never more
+        assert (y2[..., :t] - y[..., :t]).abs().max() < TOL  # rounding only, never more
         assert (y2[..., t:] - y[..., t:]).abs().max() > 1e-3
 
 
@@ -122,14 +122,17 @@ def test_conv_gradients():
     assert torch.autograd.gradcheck(direct_causal_conv, (u, h))
 
 
-@pytest.mark.parametrize("u,h,err", [
-    ("x", torch.zeros(1, 3), TypeError),
-    (torch.zeros(1, 1, 3, dtype=torch.long), torch.zeros(1, 3), TypeError),
-    (torch.zeros(1, 3), torch.zeros(1, 3), ValueError),
-    (torch.zeros(1, 2, 3), torch.zeros(1, 3), ValueError),
-    (torch.zeros(1, 1, 3), torch.zeros(1, 0), ValueError),
-    (torch.zeros(1, 1, 3), torch.zeros(1, 3, dtype=torch.float64), TypeError),
-])
+@pytest.mark.parametrize(
+    "u,h,err",
+    [
+        ("x", torch.zeros(1, 3), TypeError),
+        (torch.zeros(1, 1, 3, dtype=torch.long), torch.zeros(1, 3), TypeError),
+        (torch.zeros(1, 3), torch.zeros(1, 3), ValueError),
+        (torch.zeros(1, 2, 3), torch.zeros(1, 3), ValueError),
+        (torch.zeros(1, 1, 3), torch.zeros(1, 0), ValueError),
+        (torch.zeros(1, 1, 3), torch.zeros(1, 3, dtype=torch.float64), TypeError),
+    ],
+)
 def test_conv_bad_input(u, h, err):
     with pytest.raises(err):
         fft_causal_conv(u, h)
@@ -143,7 +146,7 @@ def test_conv_bad_input(u, h, err):
 def test_positional_encoding_formula():
     z, t = filter_positional_encoding(10, 5, torch.float64)
     assert z.shape == (10, 5) and t.shape == (10,)
-    f = [1e-4, 1.0]                                        # linspace(1e-4, B - 1, B) with B = 2 bands
+    f = [1e-4, 1.0]  # linspace(1e-4, B - 1, B) with B = 2 bands
     for n in range(10):
         assert math.isclose(float(t[n]), n / 9, abs_tol=1e-15)
         for k in range(2):
@@ -157,8 +160,8 @@ def test_positional_encoding_formula():
 
 def test_window_rates():
     r = exponential_window_rates(5, fast=0.3, slow=1.5, target=1e-2)
-    assert math.isclose(math.exp(-float(r[0]) * 1.5), 1e-2, rel_tol=1e-12)     # slowest channel: 1 % at t = 1.5
-    assert math.isclose(math.exp(-float(r[-1]) * 0.3), 1e-2, rel_tol=1e-12)    # fastest: 1 % at t = 0.3
+    assert math.isclose(math.exp(-float(r[0]) * 1.5), 1e-2, rel_tol=1e-12)  # slowest channel: 1 % at t = 1.5
+    assert math.isclose(math.exp(-float(r[-1]) * 0.3), 1e-2, rel_tol=1e-12)  # fastest: 1 % at t = 0.3
     assert bool((r[1:] > r[:-1]).all())
     for kw in (dict(target=1.0), dict(target=0.0), dict(fast=-1.0)):
         with pytest.raises(ValueError):
@@ -171,13 +174,13 @@ def test_filter_equals_naive_and_is_prefix_consistent():
     h = f(40)
     assert h.shape == (6, 40)
     assert (h - naive_filter(f, 40)).abs().max() < TOL
-    assert (f(13) - h[:, :13]).abs().max() == 0                                 # any T ≤ max_len: a prefix
+    assert (f(13) - h[:, :13]).abs().max() == 0  # any T ≤ max_len: a prefix
     # the window: the fastest channel has decayed ~100x by 30 % of max_len, the slowest not
     env = f.window(40)
     assert float(env[-1, 0]) == 1.0 and float(env[0, 0]) == 1.0
-    t = 12 / 39                                                                 # position 12 of 40
-    assert math.isclose(float(env[-1, 12]), 1e-2 ** (t / 0.3), rel_tol=1e-6)    # fastest: 1 % at t = 0.3
-    assert math.isclose(float(env[0, 12]), 1e-2 ** (t / 1.5), rel_tol=1e-6)     # slowest: 1 % at t = 1.5
+    t = 12 / 39  # position 12 of 40
+    assert math.isclose(float(env[-1, 12]), 1e-2 ** (t / 0.3), rel_tol=1e-6)  # fastest: 1 % at t = 0.3
+    assert math.isclose(float(env[0, 12]), 1e-2 ** (t / 1.5), rel_tol=1e-6)  # slowest: 1 % at t = 1.5
     with pytest.raises(ValueError, match="max_len"):
         f(41)
 
@@ -185,7 +188,10 @@ def test_filter_equals_naive_and_is_prefix_consistent():
 def test_filter_parameters_do_not_grow_with_length():
     a = ImplicitFilter(16, max_len=64, filter_dim=8, pos_dim=5)
     b = ImplicitFilter(16, max_len=4096, filter_dim=8, pos_dim=5)
-    count = lambda m: sum(p.numel() for p in m.parameters())
+
+    def count(m):
+        return sum(p.numel() for p in m.parameters())
+
     assert count(a) == count(b) == 5 * 8 + 8 + 2 * (8 * 8 + 8) + 8 + 8 * 16
 
 
@@ -222,7 +228,7 @@ def test_operator_is_causal():
     for t in (1, 9, 19):
         x2 = x.clone()
         x2[:, t] += 3.0
-        assert (op(x2)[:, :t] - y[:, :t]).abs().max() < TOL               # FFT: rounding only
+        assert (op(x2)[:, :t] - y[:, :t]).abs().max() < TOL  # FFT: rounding only
         assert torch.equal(op(x2, conv="direct")[:, :t], y_direct[:, :t])  # direct: bit for bit
         assert (op(x2)[:, t] - y[:, t]).abs().max() > 1e-6
 
@@ -237,14 +243,17 @@ def test_operator_gradients():
         assert p.grad is not None and p.grad.abs().sum() > 0, f"no gradient reaches {name}"
 
 
-@pytest.mark.parametrize("x,err", [
-    ("x", TypeError),
-    (torch.zeros(1, 4, 6, dtype=torch.long), TypeError),
-    (torch.zeros(4, 6, dtype=torch.float64), ValueError),
-    (torch.zeros(1, 4, 5, dtype=torch.float64), ValueError),
-    (torch.zeros(1, 25, 6, dtype=torch.float64), ValueError),            # longer than max_len
-    (torch.zeros(1, 4, 6, dtype=torch.float32), TypeError),              # weights are float64
-])
+@pytest.mark.parametrize(
+    "x,err",
+    [
+        ("x", TypeError),
+        (torch.zeros(1, 4, 6, dtype=torch.long), TypeError),
+        (torch.zeros(4, 6, dtype=torch.float64), ValueError),
+        (torch.zeros(1, 4, 5, dtype=torch.float64), ValueError),
+        (torch.zeros(1, 25, 6, dtype=torch.float64), ValueError),  # longer than max_len
+        (torch.zeros(1, 4, 6, dtype=torch.float32), TypeError),  # weights are float64
+    ],
+)
 def test_operator_bad_input(x, err):
     with pytest.raises(err):
         make_operator()(x)
@@ -281,21 +290,36 @@ def test_lm_shapes_causality_and_float64():
     assert block(x).shape == (1, 5, 8) and (block(x) - block(x, conv="direct")).abs().max() < 1e-11
 
 
-@pytest.mark.parametrize("tokens,err", [
-    ([[1, 2]], TypeError),
-    (torch.zeros(1, 3), TypeError),
-    (torch.zeros(3, dtype=torch.long), ValueError),
-    (torch.full((1, 3), 11), ValueError),
-    (torch.zeros(1, 33, dtype=torch.long), ValueError),                 # longer than max_len
-])
+@pytest.mark.parametrize(
+    "tokens,err",
+    [
+        ([[1, 2]], TypeError),
+        (torch.zeros(1, 3), TypeError),
+        (torch.zeros(3, dtype=torch.long), ValueError),
+        (torch.full((1, 3), 11), ValueError),
+        (torch.zeros(1, 33, dtype=torch.long), ValueError),  # longer than max_len
+    ],
+)
 def test_lm_bad_tokens(tokens, err):
     with pytest.raises(err):
         HyenaLM(small_config())(tokens)
 
 
-@pytest.mark.parametrize("kw", [dict(vocab_size=0), dict(max_len=0), dict(pos_dim=4), dict(pos_dim=1),
-                                dict(activation="relu"), dict(dropout=1.0), dict(decay_target=1.5),
-                                dict(freq=0.0), dict(ffn_dim=0), dict(norm_eps=-1.0)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(vocab_size=0),
+        dict(max_len=0),
+        dict(pos_dim=4),
+        dict(pos_dim=1),
+        dict(activation="relu"),
+        dict(dropout=1.0),
+        dict(decay_target=1.5),
+        dict(freq=0.0),
+        dict(ffn_dim=0),
+        dict(norm_eps=-1.0),
+    ],
+)
 def test_config_bad_values(kw):
     with pytest.raises(ValueError):
         small_config(**kw)
@@ -306,8 +330,9 @@ def test_lm_bad_config_type():
         HyenaLM(RetNetConfig(vocab_size=5))
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(embed_dim=16, num_layers=3, filter_dim=4, short_kernel=5),
-                                dict(ffn_dim=7, pos_dim=9)])
+@pytest.mark.parametrize(
+    "kw", [dict(), dict(embed_dim=16, num_layers=3, filter_dim=4, short_kernel=5), dict(ffn_dim=7, pos_dim=9)]
+)
 def test_parameter_count_formula(kw):
     cfg = small_config(**kw)
     lm = HyenaLM(cfg)
@@ -321,7 +346,7 @@ def test_matched_budget_within_five_percent(d, L, H, V):
     cfg = matched_hyena_config(retnet, max_len=256)
     got, want = cfg.num_parameters(), retnet.num_parameters()
     assert abs(got - want) <= 0.05 * want
-    assert abs(got - want) <= 3 * d * L              # within one FFN column per layer
+    assert abs(got - want) <= 3 * d * L  # within one FFN column per layer
     assert (cfg.embed_dim, cfg.num_layers, cfg.vocab_size) == (d, L, V)
 
 

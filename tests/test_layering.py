@@ -12,7 +12,7 @@ IMPORT = re.compile(r"^\s*(?:from (retnet_edu(?:\.\w+)*) import ([\w, ]+)|import
 
 def documented_order() -> list[str]:
     doc = retnet_edu.__doc__
-    return re.findall(r"``([a-z_.]+)``", doc[doc.index("Layers, lowest first"):])
+    return re.findall(r"``([a-z_.]+)``", doc[doc.index("Layers, lowest first") :])
 
 
 def modules() -> dict[str, Path]:
@@ -35,10 +35,10 @@ def imports_of(path: Path, mods: dict[str, Path]) -> set[str]:
     """The package modules ``path`` imports (``from retnet_edu.a import b`` counts b when it is a module)."""
     found = set()
     for frm, names, imp in IMPORT.findall(path.read_text()):
-        dotted = (frm or imp)[len("retnet_edu"):].lstrip(".")
+        dotted = (frm or imp)[len("retnet_edu") :].lstrip(".")
         if not dotted:
             continue
-        for n in (names.split(",") if frm else []):
+        for n in names.split(",") if frm else []:
             sub = f"{dotted}.{n.strip()}"
             if sub in mods:
                 found.add(sub)

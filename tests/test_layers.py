@@ -39,13 +39,23 @@ def maxdiff(a, b):
 def test_parameter_names_and_shapes_are_torchscale_s():
     m = MultiScaleRetention(32, 64, 4)
     shapes = {k: tuple(v.shape) for k, v in m.state_dict().items()}
-    assert shapes == {"q_proj.weight": (32, 32), "k_proj.weight": (32, 32), "v_proj.weight": (64, 32),
-                      "g_proj.weight": (64, 32), "out_proj.weight": (32, 64)}
+    assert shapes == {
+        "q_proj.weight": (32, 32),
+        "k_proj.weight": (32, 32),
+        "v_proj.weight": (64, 32),
+        "g_proj.weight": (64, 32),
+        "out_proj.weight": (32, 64),
+    }
     assert all(lin.bias is None for lin in (m.q_proj, m.k_proj, m.v_proj, m.g_proj, m.out_proj))
     block = RetNetBlock(32, 64, 4, 48)
     assert set(block.state_dict()) == {
-        "retention_layer_norm.weight", "final_layer_norm.weight", "ffn.fc1.weight", "ffn.fc2.weight",
-        "ffn.gate.weight", *(f"retention.{k}" for k in m.state_dict())}
+        "retention_layer_norm.weight",
+        "final_layer_norm.weight",
+        "ffn.fc1.weight",
+        "ffn.fc2.weight",
+        "ffn.gate.weight",
+        *(f"retention.{k}" for k in m.state_dict()),
+    }
 
 
 @pytest.mark.parametrize("eps", [0.0, 1e-6])
@@ -79,8 +89,10 @@ def test_msr_three_modes_agree_for_any_eps(eps, scale, chunk_size):
     assert s_par.offset == s_rec.offset == s_chk.offset == 11
 
 
-@pytest.mark.parametrize("modes", [("parallel", "recurrent"), ("chunkwise", "parallel"), ("recurrent", "chunkwise"),
-                                   ("parallel", "parallel")])
+@pytest.mark.parametrize(
+    "modes",
+    [("parallel", "recurrent"), ("chunkwise", "parallel"), ("recurrent", "chunkwise"), ("parallel", "parallel")],
+)
 @pytest.mark.parametrize("cut", [1, 4, 10])
 def test_msr_state_continues_in_any_mode(modes, cut):
     m = msr64()
@@ -98,7 +110,7 @@ def test_msr_token_by_token_decoding():
     full, _ = m(x)
     state, ys = None, []
     for t in range(7):
-        y, state = m(x[:, t:t + 1], mode="recurrent", state=state)
+        y, state = m(x[:, t : t + 1], mode="recurrent", state=state)
         ys.append(y)
     assert maxdiff(torch.cat(ys, 1), full) <= TOL
 
@@ -147,10 +159,10 @@ def test_msr_gradients_equal_across_modes():
         m.zero_grad()
         xx = x.clone().requires_grad_()
         y, _ = m(xx, mode=mode, chunk_size=4)
-        (y ** 2).sum().backward()
+        (y**2).sum().backward()
         grads[mode] = [xx.grad] + [p.grad.clone() for p in m.parameters()]
     for mode in ("recurrent", "chunkwise"):
-        for a, b in zip(grads[mode], grads["parallel"]):
+        for a, b in zip(grads[mode], grads["parallel"], strict=True):
             assert maxdiff(a, b) <= TOL
 
 
@@ -199,58 +211,84 @@ def test_block_formula_and_modes():
 
 
 # ------------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("call,exc,words", [
-    (lambda m: m(torch.randn(2, 5, 16, dtype=torch.float64), mode="fast"), ValueError, "mode must be one of"),
-    (lambda m: m(torch.randn(2, 5, 16, dtype=torch.float64), mode="chunkwise"), ValueError, "chunk_size is required"),
-    (lambda m: m(torch.randn(2, 5, 16, dtype=torch.float64), mode="chunkwise", chunk_size=0), ValueError, "chunk_size"),
-    (lambda m: m(torch.randn(2, 5, 15, dtype=torch.float64)), ValueError, "x must be (B, T, embed_dim=16)"),
-    (lambda m: m(torch.randn(5, 16, dtype=torch.float64)), ValueError, "x must be (B, T, embed_dim=16)"),
-    (lambda m: m(torch.randn(2, 5, 16)), TypeError, "x has dtype torch.float32"),
-    (lambda m: m(torch.ones(2, 5, 16, dtype=torch.long)), TypeError, "floating-point"),
-    (lambda m: m(torch.randn(2, 5, 16, dtype=torch.float64, device="meta")), ValueError, "x is on meta"),
-    (lambda m: m(x64(), state=torch.zeros(2, 2, 8, 12)), TypeError, "state must be a RetentionState"),
-    (lambda m: m(x64(), state=RetentionState(torch.zeros(3, 2, 8, 12, dtype=torch.float64), 0)), ValueError,
-     "state.S must have shape"),
-    (lambda m: m(x64(), state=RetentionState(torch.zeros(2, 2, 8, 12), 0)), TypeError, "state.S has dtype"),
-    (lambda m: m(x64(), state=RetentionState(torch.zeros(2, 2, 8, 12, dtype=torch.float64), -1)), ValueError,
-     "state.offset"),
-])
+@pytest.mark.parametrize(
+    "call,exc,words",
+    [
+        (lambda m: m(torch.randn(2, 5, 16, dtype=torch.float64), mode="fast"), ValueError, "mode must be one of"),
+        (
+            lambda m: m(torch.randn(2, 5, 16, dtype=torch.float64), mode="chunkwise"),
+            ValueError,
+            "chunk_size is required",
+        ),
+        (
+            lambda m: m(torch.randn(2, 5, 16, dtype=torch.float64), mode="chunkwise", chunk_size=0),
+            ValueError,
+            "chunk_size",
+        ),
+        (lambda m: m(torch.randn(2, 5, 15, dtype=torch.float64)), ValueError, "x must be (B, T, embed_dim=16)"),
+        (lambda m: m(torch.randn(5, 16, dtype=torch.float64)), ValueError, "x must be (B, T, embed_dim=16)"),
+        (lambda m: m(torch.randn(2, 5, 16)), TypeError, "x has dtype torch.float32"),
+        (lambda m: m(torch.ones(2, 5, 16, dtype=torch.long)), TypeError, "floating-point"),
+        (lambda m: m(torch.randn(2, 5, 16, dtype=torch.float64, device="meta")), ValueError, "x is on meta"),
+        (lambda m: m(x64(), state=torch.zeros(2, 2, 8, 12)), TypeError, "state must be a RetentionState"),
+        (
+            lambda m: m(x64(), state=RetentionState(torch.zeros(3, 2, 8, 12, dtype=torch.float64), 0)),
+            ValueError,
+            "state.S must have shape",
+        ),
+        (lambda m: m(x64(), state=RetentionState(torch.zeros(2, 2, 8, 12), 0)), TypeError, "state.S has dtype"),
+        (
+            lambda m: m(x64(), state=RetentionState(torch.zeros(2, 2, 8, 12, dtype=torch.float64), -1)),
+            ValueError,
+            "state.offset",
+        ),
+    ],
+)
 def test_msr_bad_input(call, exc, words):
     with pytest.raises(exc) as info:
         call(msr64())
     assert words in str(info.value)
 
 
-@pytest.mark.parametrize("args,exc,words", [
-    ((16, 24, 3), ValueError, "embed_dim (16) must be divisible by num_heads (3)"),
-    ((16, 25, 2), ValueError, "value_dim (25) must be divisible"),
-    ((12, 24, 4), ValueError, "must be even"),
-    ((16, 24, 0), ValueError, "num_heads must be a positive int"),
-    ((16.0, 24, 2), TypeError, "embed_dim must be an int"),
-])
+@pytest.mark.parametrize(
+    "args,exc,words",
+    [
+        ((16, 24, 3), ValueError, "embed_dim (16) must be divisible by num_heads (3)"),
+        ((16, 25, 2), ValueError, "value_dim (25) must be divisible"),
+        ((12, 24, 4), ValueError, "must be even"),
+        ((16, 24, 0), ValueError, "num_heads must be a positive int"),
+        ((16.0, 24, 2), TypeError, "embed_dim must be an int"),
+    ],
+)
 def test_msr_bad_construction(args, exc, words):
     with pytest.raises(exc) as info:
         MultiScaleRetention(*args)
     assert words in str(info.value)
 
 
-@pytest.mark.parametrize("gamma,exc", [
-    (torch.tensor([0.5, 1.5], dtype=torch.float64), ValueError),
-    (torch.tensor([0.5], dtype=torch.float64), ValueError),
-    ([0.5, 0.5], TypeError),
-    (torch.tensor([float("nan"), 0.5], dtype=torch.float64), ValueError),
-])
+@pytest.mark.parametrize(
+    "gamma,exc",
+    [
+        (torch.tensor([0.5, 1.5], dtype=torch.float64), ValueError),
+        (torch.tensor([0.5], dtype=torch.float64), ValueError),
+        ([0.5, 0.5], TypeError),
+        (torch.tensor([float("nan"), 0.5], dtype=torch.float64), ValueError),
+    ],
+)
 def test_msr_bad_gamma(gamma, exc):
     with pytest.raises(exc, match="gamma"):
         MultiScaleRetention(16, 24, 2, gamma=gamma)
 
 
-@pytest.mark.parametrize("call,exc,words", [
-    (lambda: RMSNorm(8, eps=-1.0), ValueError, "eps"),
-    (lambda: RMSNorm(8)(torch.zeros(2, 7)), ValueError, "last dimension 8"),
-    (lambda: GatedFeedForward(8, 12, activation="relu"), ValueError, "activation"),
-    (lambda: RetNetBlock(16, 32, 2, 24, dropout=1.5), ValueError, "dropout"),
-])
+@pytest.mark.parametrize(
+    "call,exc,words",
+    [
+        (lambda: RMSNorm(8, eps=-1.0), ValueError, "eps"),
+        (lambda: RMSNorm(8)(torch.zeros(2, 7)), ValueError, "last dimension 8"),
+        (lambda: GatedFeedForward(8, 12, activation="relu"), ValueError, "activation"),
+        (lambda: RetNetBlock(16, 32, 2, 24, dropout=1.5), ValueError, "dropout"),
+    ],
+)
 def test_other_modules_bad_input(call, exc, words):
     with pytest.raises(exc) as info:
         call()

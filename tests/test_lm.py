@@ -14,8 +14,11 @@ RETNET = RetNetConfig(vocab_size=11, embed_dim=16, num_layers=2, num_heads=2)
 
 def models():
     torch.manual_seed(0)
-    return [RetNetLM(RETNET).double(), TransformerLM(matched_transformer_config(RETNET)).double(),
-            HyenaLM(matched_hyena_config(RETNET, max_len=32)).double()]
+    return [
+        RetNetLM(RETNET).double(),
+        TransformerLM(matched_transformer_config(RETNET)).double(),
+        HyenaLM(matched_hyena_config(RETNET, max_len=32)).double(),
+    ]
 
 
 def test_registry_names_every_model():
@@ -53,7 +56,7 @@ def test_run_and_carry_state_equal_one_call(index):
     logits, state = model(x[:, :5], state=model.decoding_state())
     outs = [logits]
     for n in range(5, 12):
-        logits, state = model(x[:, n:n + 1], state=state)
+        logits, state = model(x[:, n : n + 1], state=state)
         outs.append(logits)
     assert torch.allclose(torch.cat(outs, 1), full, atol=1e-10, rtol=0)
 
@@ -67,7 +70,9 @@ def test_generate_with_and_without_state_agree(index):
     without = model.generate(prompt, 8, temperature=0, **plan_off[model.kind])
     assert with_state.shape == (2, 12) and torch.equal(with_state, without)
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
-    assert torch.equal(model.generate(prompt[0], 6, top_k=3, generator=g1), model.generate(prompt[0], 6, top_k=3, generator=g2))
+    assert torch.equal(
+        model.generate(prompt[0], 6, top_k=3, generator=g1), model.generate(prompt[0], 6, top_k=3, generator=g2)
+    )
 
 
 def test_decoding_plans():
@@ -105,7 +110,7 @@ def test_counts_from_sizes_equal_the_modules():
 def test_matched_config_lands_within_one_column(target):
     fields = dict(vocab_size=20, embed_dim=32, num_layers=2, num_heads=2)
     cfg = matched_config(target, TransformerConfig, **fields)
-    column = 2 * 3 * 32                                    # one FFN column in each of the 2 layers: 3·d weights
+    column = 2 * 3 * 32  # one FFN column in each of the 2 layers: 3·d weights
     assert abs(cfg.num_parameters() - target) <= column / 2
     with pytest.raises(ValueError, match="more than 5% apart"):
         matched_config(target, TransformerConfig, **fields, ffn_dim=1 if target > 50_000 else 4000)
@@ -114,7 +119,7 @@ def test_matched_config_lands_within_one_column(target):
 
 
 def test_a_subclass_without_its_own_kind_does_not_replace_the_registered_model():
-    class CountingLM(RetNetLM):          # e.g. a checker's instrumented model
+    class CountingLM(RetNetLM):  # e.g. a checker's instrumented model
         pass
 
     assert TokenLM.registry["retnet"] is RetNetLM and CountingLM.kind == "retnet"

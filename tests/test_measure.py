@@ -21,9 +21,9 @@ def test_median_time_calls_and_checks():
 
 def test_peak_counts_live_tensors_only():
     def two_in_sequence():
-        a = torch.zeros(1000, dtype=torch.float64)      # 8000 bytes
+        a = torch.zeros(1000, dtype=torch.float64)  # 8000 bytes
         del a
-        b = torch.zeros(500, dtype=torch.float64)       # 4000 bytes, after a was freed
+        b = torch.zeros(500, dtype=torch.float64)  # 4000 bytes, after a was freed
         return b
 
     def two_at_once():
@@ -34,8 +34,8 @@ def test_peak_counts_live_tensors_only():
     assert peak_tensor_bytes(two_in_sequence) == 8000
     assert peak_tensor_bytes(two_at_once) == 12000
     x = torch.zeros(1000)
-    assert peak_tensor_bytes(lambda: x.view(10, 100)) == 0        # a view of existing memory costs nothing
-    assert peak_tensor_bytes(lambda: x.add_(1)) == 0              # neither does an in-place op
+    assert peak_tensor_bytes(lambda: x.view(10, 100)) == 0  # a view of existing memory costs nothing
+    assert peak_tensor_bytes(lambda: x.add_(1)) == 0  # neither does an in-place op
     with pytest.raises(TypeError, match="callable"):
         peak_tensor_bytes(None)
 
@@ -46,7 +46,7 @@ def test_peak_memory_of_the_modes():
     q, k, v = (torch.randn(1, 2, 256, 8, generator=g) for _ in range(3))
     gamma = decay_gammas(2)
     par = peak_tensor_bytes(lambda: parallel_retention(q, k, v, gamma))
-    assert par >= 2 * 256 * 256 * 4                              # at least the (H, T, T) scores
+    assert par >= 2 * 256 * 256 * 4  # at least the (H, T, T) scores
     rec = peak_tensor_bytes(lambda: recurrent_retention(q, k, v, gamma))
     small = peak_tensor_bytes(lambda: chunkwise_retention(q, k, v, gamma, 16))
     large = peak_tensor_bytes(lambda: chunkwise_retention(q, k, v, gamma, 128))
@@ -63,7 +63,7 @@ def test_retention_costs():
     assert c1["macs"] == T * (dk + dv) + rec["macs"] and c1["sequential_steps"] == T
     c8 = retention_costs(T, dk, dv, 8)
     assert c8["macs"] == T * (8 * (dk + dv) + 2 * dk * dv) and c8["score_entries"] == 64
-    c10 = retention_costs(T, dk, dv, 10)                           # 6 chunks of 10 and one of 4
+    c10 = retention_costs(T, dk, dv, 10)  # 6 chunks of 10 and one of 4
     assert c10["sequential_steps"] == 7
     assert c10["macs"] == 6 * (100 * 24 + 2 * 10 * 128) + (16 * 24 + 2 * 4 * 128)
     assert retention_costs(T, dk, dv, 100)["score_entries"] == T * T

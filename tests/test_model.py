@@ -35,7 +35,7 @@ def test_three_modes_same_logits(eps, decay):
     for mode, cs in (("recurrent", None), ("chunkwise", None), ("chunkwise", 1), ("chunkwise", 5), ("chunkwise", 40)):
         out, s = m(t, mode=mode, chunk_size=cs)
         assert maxdiff(out, ref) <= TOL
-        assert all(maxdiff(a.S, b.S) <= TOL for a, b in zip(s.layers, s_ref.layers))
+        assert all(maxdiff(a.S, b.S) <= TOL for a, b in zip(s.layers, s_ref.layers, strict=True))
         assert s.offset == 13
 
 
@@ -47,7 +47,7 @@ def test_prefill_then_decode_equals_full_forward(prefill):
     logits, state = m(t[:, :5], mode=prefill, chunk_size=3)
     outs = [logits]
     for i in range(5, 12):
-        logits, state = m(t[:, i:i + 1], mode="recurrent", state=state)
+        logits, state = m(t[:, i : i + 1], mode="recurrent", state=state)
         outs.append(logits)
     assert maxdiff(torch.cat(outs, 1), ref) <= TOL
     assert state.offset == 12
@@ -95,7 +95,7 @@ def test_parameter_count_12_d_squared_per_layer():
     m = RetNetLM(RetNetConfig(vocab_size=10, embed_dim=d, num_heads=4, num_layers=2))
     per_layer = sum(p.numel() for p in m.layers[0].parameters())
     assert m.config.value_dim == 2 * d and m.config.ffn_dim == 64
-    assert per_layer == 12 * d * d + 2 * d   # retention 8d², gated FFN 4d², two RMSNorm gains
+    assert per_layer == 12 * d * d + 2 * d  # retention 8d², gated FFN 4d², two RMSNorm gains
     retention = sum(p.numel() for p in m.layers[0].retention.parameters())
     assert retention == 8 * d * d
     assert m.num_parameters() == 2 * per_layer + d + 2 * 10 * d
@@ -106,40 +106,49 @@ def test_state_nbytes_independent_of_length():
     m = model64()
     _, s1 = m(tokens(T=3))
     _, s2 = m(tokens(T=13))
-    assert s1.nbytes() == s2.nbytes() == 3 * 2 * 2 * 8 * 16 * 8   # layers × B × H × d_k × d_v × 8 bytes
+    assert s1.nbytes() == s2.nbytes() == 3 * 2 * 2 * 8 * 16 * 8  # layers × B × H × d_k × d_v × 8 bytes
 
 
-@pytest.mark.parametrize("call,exc,words", [
-    (lambda m: m(tokens(V=18)), ValueError, "tokens must lie in [0, vocab_size=17)"),
-    (lambda m: m(-tokens() - 1), ValueError, "tokens must lie in"),
-    (lambda m: m(tokens().float()), TypeError, "integer dtype"),
-    (lambda m: m(tokens().bool()), TypeError, "integer dtype"),
-    (lambda m: m(tokens()[0]), ValueError, "tokens must be 2-D"),
-    (lambda m: m(tokens().tolist()), TypeError, "tokens must be a torch.Tensor"),
-    (lambda m: m(tokens(), mode="turbo"), ValueError, "mode must be one of"),
-    (lambda m: m(tokens(), state=[None]), TypeError, "state must be a RetNetState"),
-    (lambda m: m(tokens(), state=RetNetState((RetentionState(torch.zeros(2, 2, 8, 16), 0),))), ValueError,
-     "state has 1 layers"),
-    (lambda m: m.generate(tokens()[:, :0], 3), ValueError, "at least one token"),
-    (lambda m: m.generate(tokens(), -1), ValueError, "max_new_tokens"),
-    (lambda m: m.generate(tokens(), 2, temperature=-1.0), ValueError, "temperature"),
-    (lambda m: m.generate(tokens(), 2, top_k=0), ValueError, "top_k"),
-    (lambda m: m.generate(tokens(), 2, mode="beam"), ValueError, "mode must be one of"),
-])
+@pytest.mark.parametrize(
+    "call,exc,words",
+    [
+        (lambda m: m(tokens(V=18)), ValueError, "tokens must lie in [0, vocab_size=17)"),
+        (lambda m: m(-tokens() - 1), ValueError, "tokens must lie in"),
+        (lambda m: m(tokens().float()), TypeError, "integer dtype"),
+        (lambda m: m(tokens().bool()), TypeError, "integer dtype"),
+        (lambda m: m(tokens()[0]), ValueError, "tokens must be 2-D"),
+        (lambda m: m(tokens().tolist()), TypeError, "tokens must be a torch.Tensor"),
+        (lambda m: m(tokens(), mode="turbo"), ValueError, "mode must be one of"),
+        (lambda m: m(tokens(), state=[None]), TypeError, "state must be a RetNetState"),
+        (
+            lambda m: m(tokens(), state=RetNetState((RetentionState(torch.zeros(2, 2, 8, 16), 0),))),
+            ValueError,
+            "state has 1 layers",
+        ),
+        (lambda m: m.generate(tokens()[:, :0], 3), ValueError, "at least one token"),
+        (lambda m: m.generate(tokens(), -1), ValueError, "max_new_tokens"),
+        (lambda m: m.generate(tokens(), 2, temperature=-1.0), ValueError, "temperature"),
+        (lambda m: m.generate(tokens(), 2, top_k=0), ValueError, "top_k"),
+        (lambda m: m.generate(tokens(), 2, mode="beam"), ValueError, "mode must be one of"),
+    ],
+)
 def test_model_bad_input(call, exc, words):
     with pytest.raises(exc) as info:
         call(model64())
     assert words in str(info.value)
 
 
-@pytest.mark.parametrize("kw,words", [
-    (dict(embed_dim=16, num_heads=3), "embed_dim (16) must split"),
-    (dict(embed_dim=12, num_heads=4), "even width"),
-    (dict(vocab_size=0), "vocab_size must be a positive int"),
-    (dict(decay="fast"), "decay must be one of"),
-    (dict(activation="relu"), "activation"),
-    (dict(value_dim=33, num_heads=2), "value_dim (33)"),
-])
+@pytest.mark.parametrize(
+    "kw,words",
+    [
+        (dict(embed_dim=16, num_heads=3), "embed_dim (16) must split"),
+        (dict(embed_dim=12, num_heads=4), "even width"),
+        (dict(vocab_size=0), "vocab_size must be a positive int"),
+        (dict(decay="fast"), "decay must be one of"),
+        (dict(activation="relu"), "activation"),
+        (dict(value_dim=33, num_heads=2), "value_dim (33)"),
+    ],
+)
 def test_config_validation(kw, words):
     cfg = dict(vocab_size=10, embed_dim=16, num_heads=2)
     cfg.update(kw)

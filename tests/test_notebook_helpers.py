@@ -39,8 +39,7 @@ def test_bad_arguments():
 
 def test_get_device(monkeypatch):
     monkeypatch.delenv("RETNET_DEVICE", raising=False)
-    expected = "cuda" if torch.cuda.is_available() else (
-        "mps" if torch.backends.mps.is_available() else "cpu")
+    expected = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
     assert get_device().type == expected
     assert get_device("cpu").type == "cpu"
     monkeypatch.setenv("RETNET_DEVICE", "cpu")
@@ -54,4 +53,3 @@ def test_below():
     assert below(3e-16, 1e-12) == "< 1e-12"
     with pytest.raises(AssertionError, match="2e-05 is not below 1e-05"):
         below(2e-5, 1e-5)
-

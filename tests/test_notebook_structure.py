@@ -36,7 +36,9 @@ def test_stored_as_clean_run(path):
     nb = load(path)
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
     code = [c for c in nb["cells"] if c["cell_type"] == "code" and src(c).strip()]
-    assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1)), "re-run top to bottom (course.py bless)"
+    assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1)), (
+        "re-run top to bottom (course.py bless)"
+    )
     assert "course_setup(" in src(code[0]), "the first code cell must call course_setup()"
     for c in code:
         for line in src(c).splitlines():
@@ -45,10 +47,13 @@ def test_stored_as_clean_run(path):
         for out in c["outputs"]:
             assert out["output_type"] != "error", f"stored error in: {src(c)[:80]!r}"
             text = "".join(out.get("text", "")) + "".join(out.get("data", {}).get("text/plain", ""))
-            assert not re.search(r"\[<matplotlib|<matplotlib\.\w+\.\w+ (object )?at 0x|<Figure size", text) or \
-                "image/png" in out.get("data", {}), f"end plot cells with plt.show(): {src(c)[:80]!r}"
+            assert not re.search(
+                r"\[<matplotlib|<matplotlib\.\w+\.\w+ (object )?at 0x|<Figure size", text
+            ) or "image/png" in out.get("data", {}), f"end plot cells with plt.show(): {src(c)[:80]!r}"
             assert "[<matplotlib" not in text, f"end plot cells with plt.show(): {src(c)[:80]!r}"
-            assert not re.search(r"(/root/|/home/\w+/|/Users/\w+/|/work/)", text), f"machine path in output: {text[:120]!r}"
+            assert not re.search(r"(/root/|/home/\w+/|/Users/\w+/|/work/)", text), (
+                f"machine path in output: {text[:120]!r}"
+            )
 
 
 @pytest.mark.parametrize("path", COURSE, ids=lambda p: p.name)
@@ -57,8 +62,15 @@ def test_follows_the_template(path):
     cells = nb["cells"]
     assert cells[0]["cell_type"] == "markdown" and src(cells[0]).startswith("# "), "title first"
     text = "\n".join(src(c) for c in cells if c["cell_type"] == "markdown").lower()
-    for section in ("learning objectives", "prerequisites", "time budget", "## exercises",
-                    "## check your understanding", "## summary", "## further reading"):
+    for section in (
+        "learning objectives",
+        "prerequisites",
+        "time budget",
+        "## exercises",
+        "## check your understanding",
+        "## summary",
+        "## further reading",
+    ):
         assert section in text, f"missing section: {section}"
     assert text.count("<details>") >= 3, "check-your-understanding answers go in collapsed <details> blocks"
     exercises = [c for c in cells if c["cell_type"] == "code" and "checks." in src(c)]
@@ -81,6 +93,7 @@ def test_relative_links_resolve(path):
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
 def test_solutions_pass_their_checks(path):
-    outputs = "".join("".join(o.get("text", "")) for c in load(path)["cells"] if c["cell_type"] == "code"
-                      for o in c["outputs"])
+    outputs = "".join(
+        "".join(o.get("text", "")) for c in load(path)["cells"] if c["cell_type"] == "code" for o in c["outputs"]
+    )
     assert "✓" in outputs and "✗" not in outputs and "not answered yet" not in outputs

@@ -110,7 +110,7 @@ def test_rounding_of_gamma():
     assert heads_rounding_to_one(g, torch.bfloat16) == list(range(4, 12))
     assert heads_rounding_to_one(g, torch.float16) == list(range(7, 12))
     assert heads_rounding_to_one(g, torch.float32) == []
-    assert rounded_gamma(g, torch.float32).equal(g)                # exact binary fractions
+    assert rounded_gamma(g, torch.float32).equal(g)  # exact binary fractions
     with pytest.raises(TypeError, match="dtype"):
         rounded_gamma(g, torch.int32)
 
@@ -120,11 +120,11 @@ def test_split_decay_overflow_length(dtype):
     for gamma in decay_gammas(3).tolist():
         T = split_decay_overflow_length(gamma, dtype)
         analytic = 1 + math.log(torch.finfo(dtype).max) / -math.log(gamma)
-        assert abs(T - analytic) <= 20, (T, analytic)             # bfloat16 rounds γ^-m coarsely
+        assert abs(T - analytic) <= 20, (T, analytic)  # bfloat16 rounds γ^-m coarsely
         g = torch.tensor(gamma, dtype=torch.float64).to(dtype)
         assert torch.isinf(torch.pow(g, torch.tensor(-(T - 1))))
         assert torch.isfinite(torch.pow(g, torch.tensor(-(T - 2))))
-    assert split_decay_overflow_length(1 - 2 ** -9, torch.bfloat16) is None  # γ rounds to 1: nothing decays
+    assert split_decay_overflow_length(1 - 2**-9, torch.bfloat16) is None  # γ rounds to 1: nothing decays
     assert split_decay_overflow_length(31 / 32, torch.float16) == 351
     assert split_decay_overflow_length(31 / 32, torch.float64, limit=1000) is None
     with pytest.raises(ValueError, match="gamma"):
@@ -139,7 +139,7 @@ def test_split_mask_breaks_where_predicted_and_log_space_does_not():
     assert not torch.isfinite(bad).all() and torch.isnan(bad).any()
     small = split_decay_mask(g, 40, torch.float64)
     assert torch.allclose(small, decay_mask(g, 40), rtol=1e-12, atol=0)
-    head0 = decay_gammas(1)                                        # γ = 31/32: the split form overflows float32 at 2796
+    head0 = decay_gammas(1)  # γ = 31/32: the split form overflows float32 at 2796
     assert torch.isnan(split_decay_mask(head0, 3000, torch.float32)).any()
     good = log_space_decay_mask(head0, 3000, torch.float32)
     assert torch.isfinite(good).all() and (good.triu(1) == 0).all()

@@ -13,7 +13,6 @@ import naive
 import pytest
 import torch
 
-from retnet_edu.layers import group_rms_norm
 from retnet_edu.course.official_scaling import (
     official_chunkwise,
     official_parallel,
@@ -21,6 +20,7 @@ from retnet_edu.course.official_scaling import (
     official_recurrent,
     partial_decay_sums,
 )
+from retnet_edu.layers import group_rms_norm
 from retnet_edu.retention import decay_gammas, parallel_retention, recurrent_retention
 from retnet_edu.torchscale_compat import exact_float64, import_torchscale
 
@@ -35,7 +35,7 @@ def factors(pre, bare):
     ratio = pre / bare
     assert ((ratio.amax(-1) - ratio.amin(-1)).abs() <= 1e-10 * ratio.abs().amax(-1)).all(), "not a row rescaling"
     assert (ratio > 0).all()
-    return ratio.mean(-1)                                        # (B, H, T)
+    return ratio.mean(-1)  # (B, H, T)
 
 
 def test_partial_decay_sums():
@@ -74,10 +74,10 @@ def test_recurrent_factor_and_state():
 def test_chunkwise_is_a_row_rescaling_with_local_sqrtS(chunk_size, scale):
     q, k, v, gamma = make(scale=scale)
     f = factors(official_chunkwise(q, k, v, gamma, chunk_size), naive.retention(q, k, v, gamma))
-    Sj = partial_decay_sums(gamma, chunk_size).repeat(1, 12 // chunk_size)      # √S_j with the in-chunk j
-    scaled = f * Sj.sqrt()                                                       # = 1 / max(c_j, s_i) <= 1
+    Sj = partial_decay_sums(gamma, chunk_size).repeat(1, 12 // chunk_size)  # √S_j with the in-chunk j
+    scaled = f * Sj.sqrt()  # = 1 / max(c_j, s_i) <= 1
     assert (scaled <= 1 + 1e-12).all()
-    if scale == 0.05:                                                            # clamps inactive: exactly 1/√S_j
+    if scale == 0.05:  # clamps inactive: exactly 1/√S_j
         assert torch.allclose(scaled, torch.ones_like(scaled), rtol=1e-12, atol=0)
 
 
@@ -95,8 +95,8 @@ def test_group_norm_with_eps_breaks_agreement_on_small_rows():
     par = group_rms_norm(official_parallel(q, k, v, gamma), 1e-6)
     chk = group_rms_norm(official_chunkwise(q, k, v, gamma, 4), 1e-6)
     err = (chk - par).abs().amax(dim=(0, 1, 3))
-    assert err[:4].max() <= 1e-12            # first chunk: j = n, the same factor in both modes
-    assert err[4:].max() > 1e-2              # after chunk_size tokens: torchscale issue #77
+    assert err[:4].max() <= 1e-12  # first chunk: j = n, the same factor in both modes
+    assert err[4:].max() > 1e-2  # after chunk_size tokens: torchscale issue #77
 
 
 def test_official_gradients_equal_after_norm():
@@ -138,12 +138,19 @@ ts = import_torchscale()
 def test_matches_torchscale_internals():
     assert ts is not None, "torchscale 0.3.0 must be installed in CI"
     E, V, H, T, C, B = 32, 64, 4, 16, 4, 2
-    args = ts.RetNetConfig(decoder_embed_dim=E, decoder_value_embed_dim=V, decoder_retention_heads=H,
-                           decoder_ffn_embed_dim=48, layernorm_eps=0.0, recurrent_chunk_size=C, vocab_size=10)
+    args = ts.RetNetConfig(
+        decoder_embed_dim=E,
+        decoder_value_embed_dim=V,
+        decoder_retention_heads=H,
+        decoder_ffn_embed_dim=48,
+        layernorm_eps=0.0,
+        recurrent_chunk_size=C,
+        vocab_size=10,
+    )
     relpos = exact_float64(ts.RetNetRelPos(args))
     off = exact_float64(ts.MultiScaleRetention(args, E, V, H))
     q, k, v, gamma = make(B=B, H=H, T=T, d_k=E // H, d_v=V // H, scale=3.0)
-    v_flat = v.transpose(1, 2).reshape(B, T, V)                 # torchscale keeps v as (B, T, V)
+    v_flat = v.transpose(1, 2).reshape(B, T, V)  # torchscale keeps v as (B, T, V)
     ref = off.parallel_forward(q, k, v_flat, relpos(T)[1]).transpose(1, 2)
     assert (official_parallel(q, k, v, gamma) - ref).abs().max() <= 1e-13
     ref = off.chunk_recurrent_forward(q, k, v_flat, relpos(T, chunkwise_recurrent=True)[1])
@@ -152,7 +159,7 @@ def test_matches_torchscale_internals():
     state, outs = {}, []
     for n in range(T):
         decay = relpos(n + 1, activate_recurrent=True)[1]
-        outs.append(off.recurrent_forward(q[:, :, n:n + 1], k[:, :, n:n + 1], v_flat[:, n:n + 1], decay, state))
+        outs.append(off.recurrent_forward(q[:, :, n : n + 1], k[:, :, n : n + 1], v_flat[:, n : n + 1], decay, state))
     o, kv, scale = official_recurrent(q, k, v, gamma)
     assert (o - torch.stack(outs, 2)).abs().max() <= 1e-13
     assert (kv - state["prev_key_value"]).abs().max() <= 1e-13

@@ -56,8 +56,8 @@ def test_score_depends_only_on_relative_position(shift):
     q, k = torch.randn(2, 16, dtype=torch.float64, generator=g)
     seq_q = q.expand(40, 16).clone()
     seq_k = k.expand(40, 16).clone()
-    scores = apply_rotation(seq_q) @ apply_rotation(seq_k).T                     # positions 0..39
-    shifted = apply_rotation(seq_q, shift) @ apply_rotation(seq_k, shift).T       # positions shift..shift+39
+    scores = apply_rotation(seq_q) @ apply_rotation(seq_k).T  # positions 0..39
+    shifted = apply_rotation(seq_q, shift) @ apply_rotation(seq_k, shift).T  # positions shift..shift+39
     assert torch.allclose(scores, shifted, rtol=0, atol=1e-10)
     # and the score at (n, m) is a function of n - m: constant along each diagonal
     for d in (-5, 0, 3):
@@ -73,18 +73,21 @@ def test_sin_cos_float64_then_cast():
     assert torch.allclose(sin.double() ** 2 + cos.double() ** 2, torch.ones(3, 4, dtype=torch.float64), atol=1e-6)
 
 
-@pytest.mark.parametrize("call,exc,words", [
-    (lambda: rotation_angles(7), ValueError, "d_k must be a positive even int"),
-    (lambda: rotation_angles(0), ValueError, "d_k"),
-    (lambda: rotation_angles(4.0), TypeError, "d_k must be an int"),
-    (lambda: rotate_every_two(torch.zeros(3, 5)), ValueError, "even last dimension"),
-    (lambda: rotate_every_two([1.0, 2.0]), TypeError, "x must be a torch.Tensor"),
-    (lambda: apply_rotation(torch.zeros(3, 4, dtype=torch.long)), TypeError, "floating-point"),
-    (lambda: apply_rotation(torch.zeros(4)), ValueError, "(..., T, d_k)"),
-    (lambda: apply_rotation(torch.zeros(2, 4), offset=-1), ValueError, "offset must be >= 0"),
-    (lambda: apply_rotation(torch.zeros(2, 4), offset=1.5), TypeError, "offset must be an int"),
-    (lambda: apply_rotation(torch.zeros(2, 5)), ValueError, "even"),
-])
+@pytest.mark.parametrize(
+    "call,exc,words",
+    [
+        (lambda: rotation_angles(7), ValueError, "d_k must be a positive even int"),
+        (lambda: rotation_angles(0), ValueError, "d_k"),
+        (lambda: rotation_angles(4.0), TypeError, "d_k must be an int"),
+        (lambda: rotate_every_two(torch.zeros(3, 5)), ValueError, "even last dimension"),
+        (lambda: rotate_every_two([1.0, 2.0]), TypeError, "x must be a torch.Tensor"),
+        (lambda: apply_rotation(torch.zeros(3, 4, dtype=torch.long)), TypeError, "floating-point"),
+        (lambda: apply_rotation(torch.zeros(4)), ValueError, "(..., T, d_k)"),
+        (lambda: apply_rotation(torch.zeros(2, 4), offset=-1), ValueError, "offset must be >= 0"),
+        (lambda: apply_rotation(torch.zeros(2, 4), offset=1.5), TypeError, "offset must be an int"),
+        (lambda: apply_rotation(torch.zeros(2, 5)), ValueError, "even"),
+    ],
+)
 def test_bad_input(call, exc, words):
     with pytest.raises(exc) as info:
         call()

@@ -181,18 +181,21 @@ def test_gamma_one_is_causal_linear_attention():
 # ------------------------------------------------------------------------------------------------------------
 # sequences split anywhere, in any mix of modes
 # ------------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("cuts,modes", [
-    ([5], ["recurrent", "chunkwise"]),
-    ([1, 8], ["chunkwise", "recurrent", "chunkwise"]),
-    ([3, 4, 11], ["recurrent", "recurrent", "chunkwise", "recurrent"]),
-    ([0, 13], ["chunkwise", "chunkwise", "recurrent"]),
-])
+@pytest.mark.parametrize(
+    "cuts,modes",
+    [
+        ([5], ["recurrent", "chunkwise"]),
+        ([1, 8], ["chunkwise", "recurrent", "chunkwise"]),
+        ([3, 4, 11], ["recurrent", "recurrent", "chunkwise", "recurrent"]),
+        ([0, 13], ["chunkwise", "chunkwise", "recurrent"]),
+    ],
+)
 def test_split_sequence_with_carried_state_equals_one_call(cuts, modes):
     q, k, v, gamma, _ = make(T=13)
     full, S_full = recurrent_retention(q, k, v, gamma)
     bounds = [0, *cuts, 13]
     S, outs = None, []
-    for (a, b), mode in zip(zip(bounds[:-1], bounds[1:]), modes):
+    for (a, b), mode in zip(zip(bounds[:-1], bounds[1:], strict=True), modes, strict=True):
         o, S = run_mode(mode, q[:, :, a:b], k[:, :, a:b], v[:, :, a:b], gamma, S, chunk_size=3)
         outs.append(o)
     assert close64(torch.cat(outs, dim=2), full)
@@ -203,7 +206,9 @@ def test_parallel_prefix_plus_cross_term_continues_a_sequence():
     # what MultiScaleRetention's parallel mode does with an incoming state
     q, k, v, gamma, _ = make(T=10)
     _, S = recurrent_retention(q[:, :, :4], k[:, :, :4], v[:, :, :4], gamma)
-    tail = parallel_retention(q[:, :, 4:], k[:, :, 4:], v[:, :, 4:], gamma) + chunk_cross_retention(q[:, :, 4:], gamma, S)
+    tail = parallel_retention(q[:, :, 4:], k[:, :, 4:], v[:, :, 4:], gamma) + chunk_cross_retention(
+        q[:, :, 4:], gamma, S
+    )
     assert close64(tail, parallel_retention(q, k, v, gamma)[:, :, 4:])
 
 
@@ -217,12 +222,12 @@ def test_parallel_with_state_and_return_state_is_recurrent(T, with_state):
     o, S = parallel_retention(q, k, v, gamma, state=S0, return_state=True)
     assert o.shape == o_ref.shape and S.shape == S_ref.shape == (2, 3, 4, 5)
     assert close64(o, o_ref) and close64(S, S_ref)
-    assert torch.equal(parallel_retention(q, k, v, gamma, state=S0), o)                     # o alone
+    assert torch.equal(parallel_retention(q, k, v, gamma, state=S0), o)  # o alone
     if not with_state:
         assert torch.equal(parallel_retention(q, k, v, gamma), o)
         assert torch.equal(parallel_retention(q, k, v, gamma, state=None, return_state=False), o)
     if with_state:
-        assert S is not S0 and torch.equal(S0, make(T=T, with_state=True)[4])                # S0 not modified
+        assert S is not S0 and torch.equal(S0, make(T=T, with_state=True)[4])  # S0 not modified
     # the pieces of eq. 7 it is made of, bit for bit
     pieces = parallel_retention(q, k, v, gamma) + (chunk_cross_retention(q, gamma, S0) if with_state else 0)
     assert torch.equal(o, pieces) and torch.equal(S, chunk_state_update(k, v, gamma, S0))
@@ -245,18 +250,21 @@ def test_parallel_with_state_gradients_are_recurrent():
     q, k, v, gamma, S0 = make(T=9, with_state=True)
     w = torch.randn(2, 3, 9, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     grads = {}
-    for name, fn in (("parallel", lambda *a: parallel_retention(*a[:4], state=a[4], return_state=True)),
-                     ("recurrent", recurrent_retention)):
+    for name, fn in (
+        ("parallel", lambda *a: parallel_retention(*a[:4], state=a[4], return_state=True)),
+        ("recurrent", recurrent_retention),
+    ):
         leaves = [x.clone().requires_grad_() for x in (q, k, v, S0)]
         o, S = fn(*leaves[:3], gamma, leaves[3])
-        ((o * w).sum() + (S ** 2).sum()).backward()
+        ((o * w).sum() + (S**2).sum()).backward()
         grads[name] = [x.grad for x in leaves]
     for a, b in zip(grads["parallel"], grads["recurrent"], strict=True):
         assert close64(a, b)
     small = (q[:1, :2, :5, :2], k[:1, :2, :5, :2], v[:1, :2, :5, :3], S0[:1, :2, :2, :3])
     leaves = [x.clone().requires_grad_() for x in small]
     assert torch.autograd.gradcheck(
-        lambda q, k, v, s: parallel_retention(q, k, v, gamma[:2], state=s, return_state=True), leaves)
+        lambda q, k, v, s: parallel_retention(q, k, v, gamma[:2], state=s, return_state=True), leaves
+    )
 
 
 def test_parallel_state_arguments_are_checked():
@@ -266,7 +274,7 @@ def test_parallel_state_arguments_are_checked():
     with pytest.raises(TypeError, match="state has dtype"):
         parallel_retention(q, k, v, gamma, state=torch.zeros(2, 3, 4, 5), return_state=True)
     with pytest.raises(TypeError):
-        parallel_retention(q, k, v, gamma, torch.zeros(2, 3, 4, 5, dtype=torch.float64))      # keyword only
+        parallel_retention(q, k, v, gamma, torch.zeros(2, 3, 4, 5, dtype=torch.float64))  # keyword only
 
 
 @pytest.mark.parametrize("mode", ["parallel", "recurrent", "chunkwise"])
@@ -276,20 +284,22 @@ def test_gamma_checked_again_after_an_in_place_edit(mode):
     q, k, v, _, _ = make(T=4)
     gamma = decay_gammas(3)
     run_mode(mode, q, k, v, gamma, chunk_size=2)
-    run_mode(mode, q, k, v, gamma, chunk_size=2)                                         # memoised: still fine
-    for edit, words in [(lambda g: g.__setitem__(1, 1.5), "(0, 1]"),
-                        (lambda g: g[2:].fill_(float("nan")), "NaN"),                   # through a view
-                        (lambda g: g.mul_(0), "(0, 1]"),
-                        (lambda g: g.copy_(torch.tensor([0.5, -1.0, 0.5])), "(0, 1]")]:
+    run_mode(mode, q, k, v, gamma, chunk_size=2)  # memoised: still fine
+    for edit, words in [
+        (lambda g: g.__setitem__(1, 1.5), "(0, 1]"),
+        (lambda g: g[2:].fill_(float("nan")), "NaN"),  # through a view
+        (lambda g: g.mul_(0), "(0, 1]"),
+        (lambda g: g.copy_(torch.tensor([0.5, -1.0, 0.5])), "(0, 1]"),
+    ]:
         gamma.copy_(decay_gammas(3))
         run_mode(mode, q, k, v, gamma, chunk_size=2)
         edit(gamma)
         with pytest.raises(ValueError) as info:
             run_mode(mode, q, k, v, gamma, chunk_size=2)
         assert words in str(info.value) and "gamma" in str(info.value)
-    gamma.copy_(decay_gammas(3))                                                         # valid again: accepted
+    gamma.copy_(decay_gammas(3))  # valid again: accepted
     run_mode(mode, q, k, v, gamma, chunk_size=2)
-    with torch.inference_mode():                                                         # no version counter there
+    with torch.inference_mode():  # no version counter there
         g_inf = decay_gammas(3)
         run_mode(mode, q, k, v, g_inf, chunk_size=2)
         g_inf[0] = 2.0
@@ -311,7 +321,7 @@ def test_gradients_equal_across_modes(chunk_size):
         (o * w).sum().backward()
         grads[mode] = [x.grad for x in leaves]
     for mode in ("recurrent", "chunkwise"):
-        for g_mode, g_par in zip(grads[mode], grads["parallel"]):
+        for g_mode, g_par in zip(grads[mode], grads["parallel"], strict=True):
             assert close64(g_mode, g_par)
 
 
@@ -321,9 +331,9 @@ def test_gradient_of_state_path_equal():
     for mode in ("recurrent", "chunkwise"):
         leaves = [x.clone().requires_grad_() for x in (q, k, v, S0)]
         o, S = run_mode(mode, *leaves[:3], gamma, leaves[3], chunk_size=3)
-        (o.sum() + (S ** 2).sum()).backward()
+        (o.sum() + (S**2).sum()).backward()
         outs[mode] = [x.grad for x in leaves]
-    for a, b in zip(outs["recurrent"], outs["chunkwise"]):
+    for a, b in zip(outs["recurrent"], outs["chunkwise"], strict=True):
         assert close64(a, b)
 
 
@@ -344,8 +354,13 @@ def test_gradcheck(mode):
 # ------------------------------------------------------------------------------------------------------------
 @settings(max_examples=40, deadline=None, derandomize=True)
 @given(
-    B=st.integers(1, 2), H=st.integers(1, 3), T=st.integers(0, 14), d_k=st.integers(1, 4), d_v=st.integers(1, 4),
-    chunk_size=st.integers(1, 17), seed=st.integers(0, 2**16),
+    B=st.integers(1, 2),
+    H=st.integers(1, 3),
+    T=st.integers(0, 14),
+    d_k=st.integers(1, 4),
+    d_v=st.integers(1, 4),
+    chunk_size=st.integers(1, 17),
+    seed=st.integers(0, 2**16),
     gammas=st.lists(st.floats(0.05, 1.0), min_size=3, max_size=3),
     with_state=st.booleans(),
 )
@@ -426,7 +441,7 @@ def test_inputs_not_modified(mode):
     before = [x.clone() for x in (q, k, v, gamma)] + ([S0.clone()] if S0 is not None else [])
     run_mode(mode, q, k, v, gamma, S0, chunk_size=4)
     after = [q, k, v, gamma] + ([S0] if S0 is not None else [])
-    assert all(torch.equal(a, b) for a, b in zip(before, after))
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -450,21 +465,35 @@ BAD = [
     ("integer q", lambda a: a.update(q=a["q"].long()), TypeError, "q must have a floating-point dtype"),
     ("mixed dtypes", lambda a: a.update(k=a["k"].float()), TypeError, "k has dtype"),
     ("mixed dtypes v", lambda a: a.update(v=a["v"].half()), TypeError, "v has dtype"),
-    ("k on another device", lambda a: a.update(k=torch.empty(2, 3, 4, 4, dtype=torch.float64, device="meta")),
-     ValueError, "k is on meta"),
-    ("gamma on another device", lambda a: a.update(gamma=torch.empty(3, dtype=torch.float64, device="meta")),
-     ValueError, "gamma is on meta"),
+    (
+        "k on another device",
+        lambda a: a.update(k=torch.empty(2, 3, 4, 4, dtype=torch.float64, device="meta")),
+        ValueError,
+        "k is on meta",
+    ),
+    (
+        "gamma on another device",
+        lambda a: a.update(gamma=torch.empty(3, dtype=torch.float64, device="meta")),
+        ValueError,
+        "gamma is on meta",
+    ),
     ("gamma not a tensor", lambda a: a.update(gamma=[0.9, 0.9, 0.9]), TypeError, "gamma must be a torch.Tensor"),
     ("gamma wrong length", lambda a: a.update(gamma=decay_gammas(2)), ValueError, "one entry per head"),
     ("gamma 2-D", lambda a: a.update(gamma=decay_gammas(3)[None]), ValueError, "gamma must be a 1-D"),
-    ("gamma > 1", lambda a: a.update(gamma=torch.tensor([0.5, 1.5, 0.9], dtype=torch.float64)), ValueError,
-     "(0, 1]"),
-    ("gamma = 0", lambda a: a.update(gamma=torch.tensor([0.0, 0.5, 0.9], dtype=torch.float64)), ValueError,
-     "(0, 1]"),
-    ("gamma negative", lambda a: a.update(gamma=torch.tensor([-0.5, 0.5, 0.9], dtype=torch.float64)), ValueError,
-     "(0, 1]"),
-    ("gamma NaN", lambda a: a.update(gamma=torch.tensor([float("nan"), 0.5, 0.9], dtype=torch.float64)), ValueError,
-     "NaN"),
+    ("gamma > 1", lambda a: a.update(gamma=torch.tensor([0.5, 1.5, 0.9], dtype=torch.float64)), ValueError, "(0, 1]"),
+    ("gamma = 0", lambda a: a.update(gamma=torch.tensor([0.0, 0.5, 0.9], dtype=torch.float64)), ValueError, "(0, 1]"),
+    (
+        "gamma negative",
+        lambda a: a.update(gamma=torch.tensor([-0.5, 0.5, 0.9], dtype=torch.float64)),
+        ValueError,
+        "(0, 1]",
+    ),
+    (
+        "gamma NaN",
+        lambda a: a.update(gamma=torch.tensor([float("nan"), 0.5, 0.9], dtype=torch.float64)),
+        ValueError,
+        "NaN",
+    ),
     ("gamma integer", lambda a: a.update(gamma=torch.tensor([1, 1, 1])), TypeError, "gamma must have a floating"),
 ]
 
@@ -479,8 +508,18 @@ def test_bad_input_raises_naming_the_argument(mode, desc, change, exc, words):
     assert words in str(info.value), str(info.value)
 
 
-@pytest.mark.parametrize("chunk_size,exc", [(0, ValueError), (-3, ValueError), (2.0, TypeError), (True, TypeError),
-                                            ("4", TypeError), (None, TypeError), (torch.tensor(4), TypeError)])
+@pytest.mark.parametrize(
+    "chunk_size,exc",
+    [
+        (0, ValueError),
+        (-3, ValueError),
+        (2.0, TypeError),
+        (True, TypeError),
+        ("4", TypeError),
+        (None, TypeError),
+        (torch.tensor(4), TypeError),
+    ],
+)
 def test_bad_chunk_size(chunk_size, exc):
     q, k, v, gamma, _ = make(T=4)
     with pytest.raises(exc, match="chunk_size"):
@@ -488,13 +527,16 @@ def test_bad_chunk_size(chunk_size, exc):
 
 
 @pytest.mark.parametrize("mode", ["recurrent", "chunkwise"])
-@pytest.mark.parametrize("state,exc,words", [
-    (torch.zeros(2, 3, 4, 4, dtype=torch.float64), ValueError, "state must have shape"),
-    (torch.zeros(1, 3, 4, 5, dtype=torch.float64), ValueError, "state must have shape"),
-    (torch.zeros(2, 3, 4, 5, dtype=torch.float32), TypeError, "state has dtype"),
-    (torch.zeros(2, 3, 4, 5, dtype=torch.float64, device="meta"), ValueError, "state is on meta"),
-    ([[0.0]], TypeError, "state must be a torch.Tensor"),
-])
+@pytest.mark.parametrize(
+    "state,exc,words",
+    [
+        (torch.zeros(2, 3, 4, 4, dtype=torch.float64), ValueError, "state must have shape"),
+        (torch.zeros(1, 3, 4, 5, dtype=torch.float64), ValueError, "state must have shape"),
+        (torch.zeros(2, 3, 4, 5, dtype=torch.float32), TypeError, "state has dtype"),
+        (torch.zeros(2, 3, 4, 5, dtype=torch.float64, device="meta"), ValueError, "state is on meta"),
+        ([[0.0]], TypeError, "state must be a torch.Tensor"),
+    ],
+)
 def test_bad_state(mode, state, exc, words):
     q, k, v, gamma, _ = make(T=4)
     with pytest.raises(exc) as info:
@@ -502,17 +544,28 @@ def test_bad_state(mode, state, exc, words):
     assert words in str(info.value)
 
 
-@pytest.mark.parametrize("call,exc,words", [
-    (lambda: decay_gammas(0), ValueError, "num_heads"),
-    (lambda: decay_gammas(2.0), TypeError, "num_heads"),
-    (lambda: lm_decay_gammas(4, shortest=512, longest=32), ValueError, "shortest"),
-    (lambda: decay_mask(decay_gammas(2), -1), ValueError, "T must be >= 0"),
-    (lambda: decay_mask(decay_gammas(2), 3.0), TypeError, "T must be an int"),
-    (lambda: decay_mask(torch.tensor([1.5]), 3), ValueError, "(0, 1]"),
-    (lambda: retention_step(*(x[:, :, 0] for x in make(T=1)[:3]), decay_gammas(2)), ValueError, "one entry per head"),
-    (lambda: retention_step(*make(T=1)[:3], decay_gammas(3)), ValueError, "q_n must be 3-D"),
-    (lambda: chunk_cross_retention(make(T=3)[0], decay_gammas(3), torch.zeros(2, 3, 4, 5)), TypeError, "state has dtype"),
-])
+@pytest.mark.parametrize(
+    "call,exc,words",
+    [
+        (lambda: decay_gammas(0), ValueError, "num_heads"),
+        (lambda: decay_gammas(2.0), TypeError, "num_heads"),
+        (lambda: lm_decay_gammas(4, shortest=512, longest=32), ValueError, "shortest"),
+        (lambda: decay_mask(decay_gammas(2), -1), ValueError, "T must be >= 0"),
+        (lambda: decay_mask(decay_gammas(2), 3.0), TypeError, "T must be an int"),
+        (lambda: decay_mask(torch.tensor([1.5]), 3), ValueError, "(0, 1]"),
+        (
+            lambda: retention_step(*(x[:, :, 0] for x in make(T=1)[:3]), decay_gammas(2)),
+            ValueError,
+            "one entry per head",
+        ),
+        (lambda: retention_step(*make(T=1)[:3], decay_gammas(3)), ValueError, "q_n must be 3-D"),
+        (
+            lambda: chunk_cross_retention(make(T=3)[0], decay_gammas(3), torch.zeros(2, 3, 4, 5)),
+            TypeError,
+            "state has dtype",
+        ),
+    ],
+)
 def test_other_bad_inputs(call, exc, words):
     with pytest.raises(exc) as info:
         call()

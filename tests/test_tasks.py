@@ -25,7 +25,7 @@ from retnet_edu.experiments.tasks import (
 # an independent ListOps evaluator: a stack machine over the token strings (no trees, no recursion)
 # ---------------------------------------------------------------------------------------------------------
 def stack_eval(tokens):
-    stack = []                                   # frames: [operator, [argument values]]
+    stack = []  # frames: [operator, [argument values]]
     result = None
     for tok in tokens:
         if tok.startswith("["):
@@ -34,9 +34,13 @@ def stack_eval(tokens):
             op, args = stack.pop()
             assert len(args) >= 2, "an operator takes at least two arguments"
             s = sorted(args)
-            value = {"MIN": s[0], "MAX": s[-1], "SM": sum(s) % 10,
-                     # int(np.median(...)) as in LRA: the mean of the middle pair, truncated
-                     "MED": int((s[(len(s) - 1) // 2] + s[len(s) // 2]) / 2)}[op]
+            value = {
+                "MIN": s[0],
+                "MAX": s[-1],
+                "SM": sum(s) % 10,
+                # int(np.median(...)) as in LRA: the mean of the middle pair, truncated
+                "MED": int((s[(len(s) - 1) // 2] + s[len(s) // 2]) / 2),
+            }[op]
             if stack:
                 stack[-1][1].append(value)
             else:
@@ -67,17 +71,17 @@ def test_generated_listops_agree_with_the_stack_evaluator():
     assert data.inputs.shape == data.targets.shape == (400, 64)
     ids = {tok: i for i, tok in enumerate(LISTOPS_VOCAB)}
     seen = set()
-    for x, y in zip(data.inputs, data.targets):
+    for x, y in zip(data.inputs, data.targets, strict=True):
         length = int((x != 0).sum())
         assert 32 <= length <= 64
-        assert bool((x[length:] == 0).all()) and bool((x[:length] != 0).all())   # right-padded with <pad>
+        assert bool((x[length:] == 0).all()) and bool((x[:length] != 0).all())  # right-padded with <pad>
         tokens = [LISTOPS_VOCAB[i] for i in x[:length].tolist()]
         assert tokens[0].startswith("[") and tokens[-1] == "]"
         scored = (y != IGNORE).nonzero().flatten().tolist()
-        assert scored == [length - 1]                                              # the last token only
+        assert scored == [length - 1]  # the last token only
         assert int(y[length - 1]) == ids[str(stack_eval(tokens))]
         seen.add(tuple(tokens))
-    assert len(seen) == 400                                                        # distinct expressions
+    assert len(seen) == 400  # distinct expressions
 
 
 def test_tree_shape_follows_the_grammar():
@@ -87,7 +91,7 @@ def test_tree_shape_follows_the_grammar():
         tokens = listops_tokens(tree)
         assert len(tokens) == length
         depth, deepest, args = 0, 0, []
-        for tok in tokens:                                  # nesting depth and argument counts from the tokens
+        for tok in tokens:  # nesting depth and argument counts from the tokens
             if tok.startswith("["):
                 depth += 1
                 deepest = max(deepest, depth)
@@ -100,7 +104,7 @@ def test_tree_shape_follows_the_grammar():
                     args[-1] += 1
             elif args:
                 args[-1] += 1
-        assert deepest <= 3                                 # operators only above max_depth
+        assert deepest <= 3  # operators only above max_depth
 
 
 def test_listops_is_seeded_and_split_disjoint():
@@ -146,22 +150,25 @@ def test_mqar_examples(T, N, V, a):
     data = mqar(50, T, N, V, a, seed=7)
     assert data.inputs.shape == (50, T) and data.answer_ids.tolist() == list(range(V // 2, V))
     assert bool((data.inputs >= 0).all()) and bool((data.inputs < V).all())
-    for x, y in zip(data.inputs.tolist(), data.targets.tolist()):
-        keys, values = x[0:2 * N:2], x[1:2 * N:2]
+    for x, y in zip(data.inputs.tolist(), data.targets.tolist(), strict=True):
+        keys, values = x[0 : 2 * N : 2], x[1 : 2 * N : 2]
         assert len(set(keys)) == N and all(1 <= k < V // 2 for k in keys)
         assert len(set(values)) == N and all(V // 2 <= v < V for v in values)
-        memory = dict(zip(keys, values))
-        assert all(t == IGNORE for t in y[:2 * N])
+        memory = dict(zip(keys, values, strict=True))
+        assert all(t == IGNORE for t in y[: 2 * N])
         scored = [i for i, t in enumerate(y) if t != IGNORE]
         assert len(scored) == N and all((i - 2 * N) % 2 == 0 for i in scored)
-        assert sorted(x[i] for i in scored) == sorted(keys)                 # every key queried once
-        assert all(y[i] == memory[x[i]] for i in scored)                    # the value that followed it
+        assert sorted(x[i] for i in scored) == sorted(keys)  # every key queried once
+        assert all(y[i] == memory[x[i]] for i in scored)  # the value that followed it
 
 
 def test_mqar_power_law_moves_queries_forward():
     early = mqar(300, 128, 4, 64, power_a=0.01, seed=0)
     uniform = mqar(300, 128, 4, 64, power_a=1.0, seed=0)
-    pos = lambda d: (d.targets != IGNORE).nonzero()[:, 1].double().mean()
+
+    def pos(d):
+        return (d.targets != IGNORE).nonzero()[:, 1].double().mean()
+
     assert pos(early) < 8 + 30 < pos(uniform)
 
 
@@ -174,10 +181,17 @@ def test_mqar_seeded_and_classes():
     assert class_balance(a)["chance"] == 1 / 16
 
 
-@pytest.mark.parametrize("kw,err", [(dict(seq_len=15, num_pairs=4), ValueError),
-                                    (dict(vocab_size=8, num_pairs=4), ValueError),
-                                    (dict(power_a=0.0), ValueError), (dict(power_a=2.0), ValueError),
-                                    (dict(num_pairs=0), ValueError), (dict(seq_len=32.0), TypeError)])
+@pytest.mark.parametrize(
+    "kw,err",
+    [
+        (dict(seq_len=15, num_pairs=4), ValueError),
+        (dict(vocab_size=8, num_pairs=4), ValueError),
+        (dict(power_a=0.0), ValueError),
+        (dict(power_a=2.0), ValueError),
+        (dict(num_pairs=0), ValueError),
+        (dict(seq_len=32.0), TypeError),
+    ],
+)
 def test_mqar_bad_input(kw, err):
     with pytest.raises(err):
         mqar(4, **{**dict(seq_len=32, num_pairs=4, vocab_size=32), **kw})
@@ -191,5 +205,6 @@ def test_taskdata_helpers():
     with pytest.raises(ValueError):
         data.split(11)
     with pytest.raises(ValueError):
-        TaskData("x", torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 4, dtype=torch.long), torch.arange(2),
-                 ("a", "b"))
+        TaskData(
+            "x", torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 4, dtype=torch.long), torch.arange(2), ("a", "b")
+        )

@@ -26,8 +26,16 @@ if ts is None:
     pytest.skip("torchscale is not installed (python3 course.py setup installs it)", allow_module_level=True)
 
 TOL = 1e-12
-CFG = dict(decoder_embed_dim=32, decoder_value_embed_dim=64, decoder_ffn_embed_dim=48, decoder_retention_heads=4,
-           decoder_layers=2, vocab_size=29, layernorm_eps=0.0, recurrent_chunk_size=4)
+CFG = dict(
+    decoder_embed_dim=32,
+    decoder_value_embed_dim=64,
+    decoder_ffn_embed_dim=48,
+    decoder_retention_heads=4,
+    decoder_layers=2,
+    vocab_size=29,
+    layernorm_eps=0.0,
+    recurrent_chunk_size=4,
+)
 
 
 def maxdiff(a, b):
@@ -46,7 +54,7 @@ def official_decoder(seed=0, **overrides):
 def official_recurrent(dec, tok):
     state, outs = {}, []
     for n in range(tok.shape[1]):
-        out, _ = dec(tok[:, :n + 1], incremental_state=state)
+        out, _ = dec(tok[:, : n + 1], incremental_state=state)
         outs.append(out)
     return torch.cat(outs, 1)
 
@@ -70,7 +78,7 @@ def test_msr_matches_official_in_every_mode():
     ref_chk = off(x, relpos(16, chunkwise_recurrent=True), chunkwise_recurrent=True)
     inc, ref_rec = {}, []
     for n in range(16):
-        ref_rec.append(off(x[:, n:n + 1], relpos(n + 1, activate_recurrent=True), incremental_state=inc))
+        ref_rec.append(off(x[:, n : n + 1], relpos(n + 1, activate_recurrent=True), incremental_state=inc))
     ref_rec = torch.cat(ref_rec, 1)
     for mode in ("parallel", "recurrent", "chunkwise"):
         y, _ = ours(x, mode=mode, chunk_size=4)
@@ -107,7 +115,7 @@ def test_default_eps_official_chunkwise_departs_ours_does_not():
     ref, _ = dec(tok)
     dec.chunkwise_recurrent = True
     ref_chunk, _ = dec(tok)
-    assert maxdiff(ref_chunk, ref) > 1e-4          # the official modes disagree at eps = 1e-6 (measured ~1e-2)
+    assert maxdiff(ref_chunk, ref) > 1e-4  # the official modes disagree at eps = 1e-6 (measured ~1e-2)
     ours = load_torchscale_decoder(dec.state_dict(), cfg)
     out_par, _ = ours(tok, mode="parallel")
     out_chunk, _ = ours(tok, mode="chunkwise")
@@ -133,7 +141,14 @@ def test_config_from_official_object_and_dict():
     b = retnet_config_from_torchscale(CFG)
     assert a == b
     assert (a.embed_dim, a.value_dim, a.ffn_dim, a.num_heads, a.num_layers, a.vocab_size, a.norm_eps) == (
-        32, 64, 48, 4, 2, 29, 0.0)
+        32,
+        64,
+        48,
+        4,
+        2,
+        29,
+        0.0,
+    )
 
 
 def test_load_errors():

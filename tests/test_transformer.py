@@ -1,5 +1,5 @@
-"""retnet_edu.baselines.transformer: attention against a loop written from the formula, KV-cache decoding equal to the full
-forward (float64), generation, parameter counts and matching, bad input."""
+"""retnet_edu.baselines.transformer: attention against a loop written from the formula, KV-cache decoding equal to
+the full forward (float64), generation, parameter counts and matching, bad input."""
 
 import math
 
@@ -8,8 +8,6 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retnet_edu.model import RetNetConfig, RetNetLM
-from retnet_edu.position import apply_rotation
 from retnet_edu.baselines.transformer import (
     KVCache,
     TransformerConfig,
@@ -17,6 +15,8 @@ from retnet_edu.baselines.transformer import (
     causal_attention,
     matched_transformer_config,
 )
+from retnet_edu.model import RetNetConfig, RetNetLM
+from retnet_edu.position import apply_rotation
 
 TOL = 1e-12
 
@@ -87,7 +87,7 @@ def test_first_layer_is_rotary_attention_written_out():
     blk = m.layers[0]
     x = blk.attention_layer_norm(m.embed_tokens(t))
     att = blk.attention
-    heads = lambda w: w(x).view(1, 6, 2, 8).transpose(1, 2)   # noqa: E731
+    heads = lambda w: w(x).view(1, 6, 2, 8).transpose(1, 2)  # noqa: E731
     q, k, v = apply_rotation(heads(att.q_proj)), apply_rotation(heads(att.k_proj)), heads(att.v_proj)
     o = naive_attention(q, k, v).transpose(1, 2).reshape(1, 6, 16)
     assert maxdiff(att(x), att.out_proj(o)) <= TOL
@@ -97,7 +97,7 @@ def test_first_layer_is_rotary_attention_written_out():
 @pytest.mark.parametrize("prefill", [1, 4, 9])
 def test_cached_decoding_equals_full_forward(attention, prefill):
     m = model64(attention)
-    t = tokens(T=40)                         # long enough for the cache to grow past its first capacity (16)
+    t = tokens(T=40)  # long enough for the cache to grow past its first capacity (16)
     ref, none = m(t)
     assert none is None and ref.shape == (2, 40, 13)
     cache = KVCache()
@@ -105,9 +105,9 @@ def test_cached_decoding_equals_full_forward(attention, prefill):
     assert cache2 is cache and cache.length == prefill
     outs = [logits]
     i = prefill
-    while i < 40:                            # one token at a time, with a 3-token block once in a while
+    while i < 40:  # one token at a time, with a 3-token block once in a while
         step = 3 if i % 10 == 0 and i + 3 <= 40 else 1
-        logits, cache = m(t[:, i:i + step], cache)
+        logits, cache = m(t[:, i : i + step], cache)
         outs.append(logits)
         i += step
     assert maxdiff(torch.cat(outs, 1), ref) <= TOL
@@ -127,7 +127,7 @@ def test_kv_cache_bytes_grow_with_length():
     m = model64()
     cache = KVCache()
     m(tokens(T=5), cache)
-    assert cache.nbytes() == 2 * 2 * 2 * 5 * 16 * 8       # 2 (k, v) · layers · B · T · d · 8 bytes
+    assert cache.nbytes() == 2 * 2 * 2 * 5 * 16 * 8  # 2 (k, v) · layers · B · T · d · 8 bytes
     m(tokens(T=20), cache)
     assert cache.nbytes() == 2 * 2 * 2 * 25 * 16 * 8
     assert cache.capacity_nbytes() >= cache.nbytes()
@@ -178,22 +178,27 @@ def test_parameter_count_formulas():
 
 
 @settings(max_examples=40, deadline=None)
-@given(heads=st.integers(1, 6), width=st.integers(1, 12), layers=st.integers(1, 8), vocab=st.integers(2, 300),
-       decay=st.sampled_from(["eq8", "lm"]))
+@given(
+    heads=st.integers(1, 6),
+    width=st.integers(1, 12),
+    layers=st.integers(1, 8),
+    vocab=st.integers(2, 300),
+    decay=st.sampled_from(["eq8", "lm"]),
+)
 def test_matched_transformer_within_5_percent(heads, width, layers, vocab, decay):
     d = 2 * heads * width
     rc = RetNetConfig(vocab_size=vocab, embed_dim=d, num_heads=heads, num_layers=layers, decay=decay)
     tc = matched_transformer_config(rc)
     target, got = rc.num_parameters(), tc.num_parameters()
     assert abs(got - target) <= 0.05 * target
-    assert abs(got - target) <= 1.5 * d * layers        # exact up to rounding the FFN width to an integer
+    assert abs(got - target) <= 1.5 * d * layers  # exact up to rounding the FFN width to an integer
     assert (tc.embed_dim, tc.num_layers, tc.num_heads, tc.vocab_size) == (d, layers, heads, vocab)
 
 
 def test_matched_transformer_instantiated_counts():
     rc = RetNetConfig(vocab_size=76, embed_dim=96, num_heads=2, num_layers=3)
     tc = matched_transformer_config(rc, attention="naive")
-    assert tc.attention == "naive" and tc.ffn_dim == 256        # 8d/3 for the default RetNet
+    assert tc.attention == "naive" and tc.ffn_dim == 256  # 8d/3 for the default RetNet
     a, b = RetNetLM(rc).num_parameters(), TransformerLM(tc).num_parameters()
     assert abs(a - b) / a < 0.05
     with pytest.raises(ValueError, match="more than 5% apart"):
@@ -204,19 +209,22 @@ def test_matched_transformer_instantiated_counts():
         matched_transformer_config(rc, tolerance=0)
 
 
-@pytest.mark.parametrize("call,exc,words", [
-    (lambda m: m(tokens(V=14)), ValueError, "tokens must lie in [0, vocab_size=13)"),
-    (lambda m: m(tokens().float()), TypeError, "integer dtype"),
-    (lambda m: m(tokens()[0]), ValueError, "tokens must be 2-D"),
-    (lambda m: m(tokens().tolist()), TypeError, "tokens must be a torch.Tensor"),
-    (lambda m: m(tokens(), state={}), TypeError, "state must be a KVCache"),
-    (lambda m: m(tokens(B=1), m(tokens(B=2), KVCache())[1]), ValueError, "cache holds batch size 2"),
-    (lambda m: m.generate(tokens()[:, :0], 3), ValueError, "at least one token"),
-    (lambda m: m.generate(tokens(), -1), ValueError, "max_new_tokens"),
-    (lambda m: m.generate(tokens(), 2, temperature=-1.0), ValueError, "temperature"),
-    (lambda m: m.generate(tokens(), 2, use_cache="yes"), TypeError, "use_cache must be a bool"),
-    (lambda m: m.generate("ab", 2), TypeError, "prompt must be a torch.Tensor"),
-])
+@pytest.mark.parametrize(
+    "call,exc,words",
+    [
+        (lambda m: m(tokens(V=14)), ValueError, "tokens must lie in [0, vocab_size=13)"),
+        (lambda m: m(tokens().float()), TypeError, "integer dtype"),
+        (lambda m: m(tokens()[0]), ValueError, "tokens must be 2-D"),
+        (lambda m: m(tokens().tolist()), TypeError, "tokens must be a torch.Tensor"),
+        (lambda m: m(tokens(), state={}), TypeError, "state must be a KVCache"),
+        (lambda m: m(tokens(B=1), m(tokens(B=2), KVCache())[1]), ValueError, "cache holds batch size 2"),
+        (lambda m: m.generate(tokens()[:, :0], 3), ValueError, "at least one token"),
+        (lambda m: m.generate(tokens(), -1), ValueError, "max_new_tokens"),
+        (lambda m: m.generate(tokens(), 2, temperature=-1.0), ValueError, "temperature"),
+        (lambda m: m.generate(tokens(), 2, use_cache="yes"), TypeError, "use_cache must be a bool"),
+        (lambda m: m.generate("ab", 2), TypeError, "prompt must be a torch.Tensor"),
+    ],
+)
 def test_model_bad_input(call, exc, words):
     with pytest.raises(exc) as info:
         call(model64())
@@ -230,16 +238,19 @@ def test_cache_from_another_model_is_rejected():
         model64()(tokens(), cache)
 
 
-@pytest.mark.parametrize("kw,words", [
-    (dict(embed_dim=16, num_heads=3), "embed_dim (16) must split"),
-    (dict(embed_dim=12, num_heads=4), "even width"),
-    (dict(vocab_size=0), "vocab_size must be a positive int"),
-    (dict(attention="flash"), "attention must be one of"),
-    (dict(activation="relu"), "activation"),
-    (dict(ffn_dim=0), "ffn_dim"),
-    (dict(dropout=1.0), "dropout"),
-    (dict(norm_eps=-1.0), "norm_eps"),
-])
+@pytest.mark.parametrize(
+    "kw,words",
+    [
+        (dict(embed_dim=16, num_heads=3), "embed_dim (16) must split"),
+        (dict(embed_dim=12, num_heads=4), "even width"),
+        (dict(vocab_size=0), "vocab_size must be a positive int"),
+        (dict(attention="flash"), "attention must be one of"),
+        (dict(activation="relu"), "activation"),
+        (dict(ffn_dim=0), "ffn_dim"),
+        (dict(dropout=1.0), "dropout"),
+        (dict(norm_eps=-1.0), "norm_eps"),
+    ],
+)
 def test_config_validation(kw, words):
     cfg = dict(vocab_size=10, embed_dim=16, num_heads=2)
     cfg.update(kw)

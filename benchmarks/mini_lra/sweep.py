@@ -81,9 +81,16 @@ def main(argv=None) -> int:
     results_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONHASHSEED="0")
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    log = {"command": "python benchmarks/mini_lra/sweep.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "preset": ns.preset, "jobs": ns.jobs, "nice": ns.nice, "runs": len(pending),
-           "started": time.strftime("%Y-%m-%d %H:%M:%S"), "load_samples": [], "failed": []}
+    log = {
+        "command": "python benchmarks/mini_lra/sweep.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "preset": ns.preset,
+        "jobs": ns.jobs,
+        "nice": ns.nice,
+        "runs": len(pending),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "load_samples": [],
+        "failed": [],
+    }
     from tqdm import tqdm
 
     bar = tqdm(total=len(pending), desc="mini-LRA sweep", unit="run")
@@ -94,14 +101,37 @@ def main(argv=None) -> int:
         while queue and len(active) < ns.jobs:
             t, L, m, s = queue.pop(0)
             out = results_dir / f"{t}-L{L}-{m}-s{s}.json"
-            try:                                          # a repository-relative path in the recorded command
+            try:  # a repository-relative path in the recorded command
                 out_arg = str(out.resolve().relative_to(ROOT))
             except ValueError:
                 out_arg = str(out)
-            cmd = [sys.executable, "-m", "retnet_edu.experiments.lra", "--preset", ns.preset, "--task", t, "--model", m,
-                   "--seed", str(s), "--length", str(L), "--out", out_arg, "--no-progress"]
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    text=True, preexec_fn=(lambda: os.nice(ns.nice)) if ns.nice else None)
+            cmd = [
+                sys.executable,
+                "-m",
+                "retnet_edu.experiments.lra",
+                "--preset",
+                ns.preset,
+                "--task",
+                t,
+                "--model",
+                m,
+                "--seed",
+                str(s),
+                "--length",
+                str(L),
+                "--out",
+                out_arg,
+                "--no-progress",
+            ]
+            proc = subprocess.Popen(
+                cmd,
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                preexec_fn=(lambda: os.nice(ns.nice)) if ns.nice else None,
+            )
             active.append((proc, (t, L, m, s)))
         time.sleep(1.0)
         now = time.perf_counter()
@@ -125,7 +155,7 @@ def main(argv=None) -> int:
         log["load_1min_mean"] = round(sum(loads) / len(loads), 2)
         log["load_1min_max"] = max(loads)
     name = HERE / "sweep_log.json"
-    if name.exists():                                     # a resumed sweep: keep the earlier parts' logs
+    if name.exists():  # a resumed sweep: keep the earlier parts' logs
         previous = json.loads(name.read_text())
         log = {"parts": previous.get("parts", [previous]) + [log]}
     name.write_text(json.dumps(log, indent=1) + "\n")

@@ -23,7 +23,7 @@ checks (``_args``) and the decay numbers of ``kernels``, the ones ``retention`` 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -50,7 +50,7 @@ def _chunkwise(q, k, v, gamma, chunk_size, *, zeta: bool, xi_shift: int) -> Tens
     R = torch.zeros(b, h, d_k, d_v, dtype=q.dtype, device=q.device)
     outs = []
     for start in range(0, t, chunk_size):
-        qc, kc, vc = (x[:, :, start:start + chunk_size] for x in (q, k, v))
+        qc, kc, vc = (x[:, :, start : start + chunk_size] for x in (q, k, v))
         n = qc.shape[2]
         j = torch.arange(n, dtype=g.dtype, device=g.device)
         inner = ((qc @ kc.transpose(-1, -2)) * toeplitz_decay_mask(g, n).to(q.dtype)) @ vc
@@ -71,8 +71,9 @@ def chunkwise_xi_off_by_one(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, chun
     return _chunkwise(q, k, v, gamma, chunk_size, zeta=True, xi_shift=1)
 
 
-def recurrent_state_not_decayed(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, chunk_size: int | None = None
-                                ) -> Tensor:
+def recurrent_state_not_decayed(
+    q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, chunk_size: int | None = None
+) -> Tensor:
     """Eq. 6 without the decay: ``S_n = S_{n-1} + k_nᵀ v_n``, ``o_n = q_n S_n`` (``chunk_size`` is ignored)."""
     b, h, t, d_k, d_v = check_qkv(q, k, v, gamma)
     S = torch.zeros(b, h, d_k, d_v, dtype=q.dtype, device=q.device)
@@ -94,8 +95,10 @@ def recurrent_scaled_by_S(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, chunk_
     outs = []
     for n in range(t):
         new_scale = scale * g + 1
-        state = (state * (g * scale / new_scale)[:, None, None]
-                 + k[:, :, n, :, None] * v[:, :, n, None, :] / new_scale[:, None, None])
+        state = (
+            state * (g * scale / new_scale)[:, None, None]
+            + k[:, :, n, :, None] * v[:, :, n, None, :] / new_scale[:, None, None]
+        )
         scale = new_scale
         outs.append((q[:, :, n, None, :] @ state).squeeze(-2))
     return torch.stack(outs, dim=2) if outs else q.new_zeros(b, h, 0, d_v)
@@ -120,16 +123,16 @@ def mystery_variants() -> dict[str, Callable[..., Tensor]]:
     gamma)`` (up to a positive factor per row if the variant claims to be one of the official code's rescaled
     modes).
     """
-    return {letter: _anonymous(VARIANTS[label]) for letter, label in zip("ABCD", _MYSTERY_ORDER)}
+    return {letter: _anonymous(VARIANTS[label]) for letter, label in zip("ABCD", _MYSTERY_ORDER, strict=True)}
 
 
 def _anonymous(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
     def mystery(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, chunk_size: int = 4) -> Tensor:
         return fn(q, k, v, gamma, chunk_size)
+
     mystery.__doc__ = "A retention implementation with one bug: f(q, k, v, gamma, chunk_size) -> o (B, H, T, d_v)."
     return mystery
 
 
 def answer_key() -> dict[str, str]:
-    return dict(zip("ABCD", _MYSTERY_ORDER))
-
+    return dict(zip("ABCD", _MYSTERY_ORDER, strict=True))

@@ -86,7 +86,7 @@ def course_setup(seed: int = 0, threads: int = 1, quiet: bool = False) -> None:
 
 def below(err: float, limit: float) -> str:
     """``"< limit"`` if the measured error ``err`` is below ``limit``, else an AssertionError. Check cells print this
-    instead of the error itself, whose exact digits depend on the CPU, so the stored output stays the same everywhere."""
+    instead of the error itself, whose exact digits depend on the CPU, so the stored output stays the same
+    everywhere."""
     assert err < limit, f"{err:.3g} is not below {limit:g}"
     return f"< {limit:g}"
-

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -74,15 +74,24 @@ def rel_error(a: Tensor, ref: Tensor) -> float:
     return diff / scale if scale > 0 else diff
 
 
-def random_qkv(B: int = 1, H: int = 4, T: int = 64, d_k: int = 16, d_v: int = 16, dtype=torch.float64,
-               seed: int = 0, scale: float = 1.0) -> tuple[Tensor, Tensor, Tensor]:
+def random_qkv(
+    B: int = 1,
+    H: int = 4,
+    T: int = 64,
+    d_k: int = 16,
+    d_v: int = 16,
+    dtype=torch.float64,
+    seed: int = 0,
+    scale: float = 1.0,
+) -> tuple[Tensor, Tensor, Tensor]:
     """Seeded standard-normal q, k (B, H, T, d_k) and v (B, H, T, d_v), times ``scale``, in ``dtype``.
 
     Drawn in float64 and then rounded, so a float32 draw is the float64 draw rounded (the two dtypes see the
     same numbers)."""
     gen = torch.Generator().manual_seed(seed)
-    return tuple((torch.randn(B, H, T, d, generator=gen, dtype=torch.float64) * scale).to(dtype)
-                 for d in (d_k, d_k, d_v))
+    return tuple(
+        (torch.randn(B, H, T, d, generator=gen, dtype=torch.float64) * scale).to(dtype) for d in (d_k, d_k, d_v)
+    )
 
 
 def _mode(q, k, v, gamma, mode, chunk_size, S0):
@@ -96,8 +105,16 @@ def _mode(q, k, v, gamma, mode, chunk_size, S0):
     return chunkwise_retention(q, k, v, gamma, chunk_size, S0)
 
 
-def compare_modes(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, chunk_sizes=(1, 3, 4), grad: bool = True,
-                  state: Tensor | None = None, seed: int = 0) -> dict[str, dict[str, float]]:
+def compare_modes(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    gamma: Tensor,
+    chunk_sizes=(1, 3, 4),
+    grad: bool = True,
+    state: Tensor | None = None,
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
     """Run parallel, recurrent and chunkwise (for each chunk size) on the same inputs and compare them with parallel.
 
     Returns ``{"recurrent": errs, "chunkwise B=3": errs, …}`` where errs maps "o" (outputs), "S" (final state)
@@ -108,8 +125,9 @@ def compare_modes(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, chunk_sizes=(1
     results = {}
     ref = None
     w = None
-    for name, mode, c in [("parallel", "parallel", None), ("recurrent", "recurrent", None)] + \
-            [(f"chunkwise B={c}", "chunkwise", c) for c in chunk_sizes]:
+    for name, mode, c in [("parallel", "parallel", None), ("recurrent", "recurrent", None)] + [
+        (f"chunkwise B={c}", "chunkwise", c) for c in chunk_sizes
+    ]:
         leaves = [x.detach().clone().requires_grad_(grad) for x in (q, k, v)]
         o, S = _mode(*leaves, gamma, mode, c, state)
         out = {"o": o.detach(), "S": S.detach()}
@@ -132,7 +150,8 @@ def compare_modes(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, chunk_sizes=(1
 def random_case(gen: torch.Generator) -> dict:
     """One random configuration for the sweep: sizes, chunk size (any, also larger than T or not dividing it),
     decays in (0.5, 1] with γ = 1 now and then, an input scale, with or without an incoming state, and a dtype."""
-    def randint(lo, hi):                                   # inclusive
+
+    def randint(lo, hi):  # inclusive
         return int(torch.randint(lo, hi + 1, (1,), generator=gen))
 
     T = randint(1, 80)
@@ -140,10 +159,19 @@ def random_case(gen: torch.Generator) -> dict:
     gamma = 0.5 + 0.5 * torch.rand(H, generator=gen, dtype=torch.float64)
     if randint(0, 4) == 0:
         gamma[randint(0, H - 1)] = 1.0
-    return dict(B=randint(1, 3), H=H, T=T, d_k=2 * randint(1, 8), d_v=randint(1, 16), chunk_size=randint(1, T + 3),
-                gamma=gamma, scale=10.0 ** (3 * float(torch.rand(1, generator=gen)) - 2),
-                with_state=bool(randint(0, 1)), dtype=torch.float64 if randint(0, 1) else torch.float32,
-                seed=randint(0, 2 ** 31 - 1))
+    return dict(
+        B=randint(1, 3),
+        H=H,
+        T=T,
+        d_k=2 * randint(1, 8),
+        d_v=randint(1, 16),
+        chunk_size=randint(1, T + 3),
+        gamma=gamma,
+        scale=10.0 ** (3 * float(torch.rand(1, generator=gen)) - 2),
+        with_state=bool(randint(0, 1)),
+        dtype=torch.float64 if randint(0, 1) else torch.float32,
+        seed=randint(0, 2**31 - 1),
+    )
 
 
 def randomised_sweep(n_cases: int = 100, seed: int = 0, grad: bool = True) -> list[dict]:
@@ -160,10 +188,10 @@ def randomised_sweep(n_cases: int = 100, seed: int = 0, grad: bool = True) -> li
         S0 = None
         if c["with_state"]:
             g2 = torch.Generator().manual_seed(c["seed"] + 1)
-            S0 = (torch.randn(c["B"], c["H"], c["d_k"], c["d_v"], generator=g2, dtype=torch.float64)
-                  * c["scale"] ** 2).to(c["dtype"])
-        errs = compare_modes(q, k, v, c["gamma"], chunk_sizes=(c["chunk_size"],), grad=grad, state=S0,
-                             seed=c["seed"])
+            S0 = (
+                torch.randn(c["B"], c["H"], c["d_k"], c["d_v"], generator=g2, dtype=torch.float64) * c["scale"] ** 2
+            ).to(c["dtype"])
+        errs = compare_modes(q, k, v, c["gamma"], chunk_sizes=(c["chunk_size"],), grad=grad, state=S0, seed=c["seed"])
         worst = max(e for m in errs.values() for e in m.values())
         tol = tolerance(c["dtype"])
         records.append({**c, "worst": worst, "tolerance": tol, "ok": worst <= tol})
@@ -204,8 +232,10 @@ def diagnose(fn: Callable[..., Tensor], chunk_size: int = 4, T: int = 12, seed: 
 
     o, ref = run(gamma, chunk_size)
     if not isinstance(o, Tensor) or o.shape != ref.shape:
-        raise ValueError(f"fn must return a tensor of shape {tuple(ref.shape)}, got "
-                         f"{tuple(o.shape) if isinstance(o, Tensor) else type(o).__name__}")
+        raise ValueError(
+            f"fn must return a tensor of shape {tuple(ref.shape)}, got "
+            f"{tuple(o.shape) if isinstance(o, Tensor) else type(o).__name__}"
+        )
     rows = _row_errors(o, ref)
     wrong = (rows > tol).nonzero()
     ratio = o / ref
@@ -288,7 +318,7 @@ def split_decay_mask(gamma: Tensor, T: int, dtype: torch.dtype) -> Tensor:
     return torch.pow(g, n)[:, :, None] * torch.pow(g, -n)[:, None, :] * causal
 
 
-def split_decay_overflow_length(gamma: float, dtype: torch.dtype, limit: int = 10 ** 7) -> int | None:
+def split_decay_overflow_length(gamma: float, dtype: torch.dtype, limit: int = 10**7) -> int | None:
     r"""The smallest T for which the split form overflows in ``dtype``: ``γ^(-(T-1))`` rounds to inf.
 
     Found by evaluating ``γ^(-m)`` in ``dtype`` (γ rounded to ``dtype`` first, as a stored γ would be), with a
@@ -311,7 +341,7 @@ def split_decay_overflow_length(gamma: float, dtype: torch.dtype, limit: int = 1
         lo, hi = hi, hi * 2
         if hi > limit:
             return None
-    while hi - lo > 1:                                    # overflows(hi), not overflows(lo)
+    while hi - lo > 1:  # overflows(hi), not overflows(lo)
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if overflows(mid) else (mid, hi)
     return hi + 1

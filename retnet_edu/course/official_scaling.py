@@ -65,9 +65,9 @@ def official_parallel(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor) -> Tensor:
     """
     (_, _, t, _, _), g = _prepare(q, k, v, gamma)
     D = toeplitz_decay_mask(g, t)
-    D_tilde = (D / D.sum(-1, keepdim=True).sqrt()).to(q.dtype)        # rows of D divided by √S_n
+    D_tilde = (D / D.sum(-1, keepdim=True).sqrt()).to(q.dtype)  # rows of D divided by √S_n
     A = (q @ k.transpose(-1, -2)) * D_tilde
-    a = A.detach().sum(-1, keepdim=True).abs().clamp(min=1)           # |signed row sum|, at least 1
+    a = A.detach().sum(-1, keepdim=True).abs().clamp(min=1)  # |signed row sum|, at least 1
     return (A / a) @ v
 
 
@@ -86,15 +86,14 @@ def official_recurrent(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor) -> tuple[
     outs = []
     kv = scale = None
     for n in range(t):
-        step = k[:, :, n, None, :] * v[:, :, n, :, None]                 # (B, H, d_v, d_k): v_n k_nᵀ
+        step = k[:, :, n, None, :] * v[:, :, n, :, None]  # (B, H, d_v, d_k): v_n k_nᵀ
         if kv is None:
             kv, scale = step, torch.ones_like(gq)
         else:
             new_scale = scale * gq + 1
-            kv = (kv * (scale.sqrt() * gq / new_scale.sqrt()).view(h, 1, 1)
-                  + step / new_scale.sqrt().view(h, 1, 1))
+            kv = kv * (scale.sqrt() * gq / new_scale.sqrt()).view(h, 1, 1) + step / new_scale.sqrt().view(h, 1, 1)
             scale = new_scale
-        outs.append((q[:, :, n, None, :] * kv).sum(-1))                # (B, H, d_v)
+        outs.append((q[:, :, n, None, :] * kv).sum(-1))  # (B, H, d_v)
     return torch.stack(outs, dim=2), kv, scale
 
 
@@ -112,21 +111,21 @@ def official_chunkwise(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, chunk_siz
     if t % chunk_size:
         raise ValueError(f"the official chunkwise mode needs T divisible by chunk_size: T={t}, chunk_size={chunk_size}")
     C, n_chunks = chunk_size, t // chunk_size
-    mask = toeplitz_decay_mask(g, C)                                   # (H, C, C)
-    root = mask.sum(-1, keepdim=True).sqrt()                           # √S_j, (H, C, 1)
-    last = mask[:, -1].sum(-1)                                         # S_{C-1}, (H,)
+    mask = toeplitz_decay_mask(g, C)  # (H, C, C)
+    root = mask.sum(-1, keepdim=True).sqrt()  # √S_j, (H, C, 1)
+    last = mask[:, -1].sum(-1)  # S_{C-1}, (H,)
     inner_mask = (mask / root).to(q.dtype)
-    value_inner_decay = (mask[:, -1] / last[:, None]).unsqueeze(-1).to(q.dtype)        # ζ / S_{C-1}
+    value_inner_decay = (mask[:, -1] / last[:, None]).unsqueeze(-1).to(q.dtype)  # ζ / S_{C-1}
     j = torch.arange(C, dtype=g.dtype, device=g.device)
-    xi = torch.pow(g[:, None], j + 1)                                                  # ξ_j = γ^(j+1)
-    query_inner_decay = (xi[:, :, None] * last[:, None, None] / root).to(q.dtype)      # ξ S_{C-1} / √S_j
-    cross_decay = torch.pow(g, float(C)).to(q.dtype).view(h, 1, 1)                     # γ^C
+    xi = torch.pow(g[:, None], j + 1)  # ξ_j = γ^(j+1)
+    query_inner_decay = (xi[:, :, None] * last[:, None, None] / root).to(q.dtype)  # ξ S_{C-1} / √S_j
+    cross_decay = torch.pow(g, float(C)).to(q.dtype).view(h, 1, 1)  # γ^C
 
     qc, kc, vc = (x.reshape(b, h, n_chunks, C, x.shape[-1]).transpose(1, 2) for x in (q, k, v))  # (B, N, H, C, d)
     A = (qc @ kc.transpose(-1, -2)) * inner_mask
     inner_scale = A.detach().abs().sum(-1, keepdim=True).clamp(min=1)
     inner = (A / inner_scale) @ vc
-    kv = kc.transpose(-1, -2) @ (vc * value_inner_decay)                               # (B, N, H, d_k, d_v)
+    kv = kc.transpose(-1, -2) @ (vc * value_inner_decay)  # (B, N, H, d_k, d_v)
 
     state = torch.zeros(b, h, d_k, d_v, dtype=q.dtype, device=q.device)
     s = torch.ones(b, h, 1, 1, dtype=q.dtype, device=q.device)
@@ -140,12 +139,13 @@ def official_chunkwise(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, chunk_siz
     scales = torch.stack(scales, dim=1)
     cross = (qc * query_inner_decay) @ carried
     all_scale = torch.maximum(inner_scale, scales)
-    out = inner / (all_scale / inner_scale) + cross / (all_scale / scales)              # (B, N, H, C, d_v)
+    out = inner / (all_scale / inner_scale) + cross / (all_scale / scales)  # (B, N, H, C, d_v)
     return out.transpose(1, 2).reshape(b, h, t, d_v)
 
 
-def official_prenorm(q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, mode: str, chunk_size: int | None = None
-                     ) -> Tensor:
+def official_prenorm(
+    q: Tensor, k: Tensor, v: Tensor, gamma: Tensor, mode: str, chunk_size: int | None = None
+) -> Tensor:
     """The official pre-norm rows in ``mode`` ("parallel", "recurrent" or "chunkwise"), shape (B, H, T, d_v)."""
     if mode == "parallel":
         return official_parallel(q, k, v, gamma)

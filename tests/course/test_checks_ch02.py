@@ -12,8 +12,9 @@ from retnet_edu.retention import decay_gammas, decay_mask, lm_decay_gammas
 
 
 def test_ex02_decay_mask(capsys):
-    expect_pass(capsys, checks.ex02_decay_mask,
-                lambda gamma, T: decay_mask(torch.tensor([gamma], dtype=torch.float64), T)[0])
+    expect_pass(
+        capsys, checks.ex02_decay_mask, lambda gamma, T: decay_mask(torch.tensor([gamma], dtype=torch.float64), T)[0]
+    )
 
     def by_hand(gamma, T):
         n = torch.arange(T)
@@ -21,7 +22,7 @@ def test_ex02_decay_mask(capsys):
         return torch.where(dist >= 0, gamma ** dist.clamp(min=0), torch.zeros(()))
 
     expect_pass(capsys, checks.ex02_decay_mask, by_hand)
-    expect_pass(capsys, checks.ex02_decay_mask, lambda g, T: by_hand(g, T).numpy())          # arrays are fine
+    expect_pass(capsys, checks.ex02_decay_mask, lambda g, T: by_hand(g, T).numpy())  # arrays are fine
     expect_hint(capsys, checks.ex02_decay_mask, lambda g, T: by_hand(g, T).T, "rows are queries")
 
     def no_mask(gamma, T):
@@ -43,7 +44,7 @@ def test_ex02_decay_mask(capsys):
 
 def test_ex02_tokens_for_weight(capsys):
     L = math.ceil(math.log(0.05) / math.log(0.99))
-    assert L == 299 and 1 - 0.99 ** L >= 0.95 > 1 - 0.99 ** (L - 1)
+    assert L == 299 and 1 - 0.99**L >= 0.95 > 1 - 0.99 ** (L - 1)
     expect_pass(capsys, checks.ex02_tokens_for_weight, L)
     expect_pass(capsys, checks.ex02_tokens_for_weight, 299.0)
     expect_pass(capsys, checks.ex02_tokens_for_weight, torch.tensor(299))
@@ -57,17 +58,19 @@ def test_ex02_lm_schedule(capsys):
     expect_pass(capsys, checks.ex02_lm_schedule, lm_decay_gammas(6).tolist())
     expect_hint(capsys, checks.ex02_lm_schedule, decay_gammas(6), "eq. 8")
     expect_hint(capsys, checks.ex02_lm_schedule, 1 / (1 - lm_decay_gammas(6)), "effective memories")
-    expect_hint(capsys, checks.ex02_lm_schedule, 1 - 1 / torch.linspace(32, 512, 6, dtype=torch.float64),
-                "evenly in memory")
-    expect_hint(capsys, checks.ex02_lm_schedule, torch.linspace(1 - 1 / 32, 1 - 1 / 512, 6, dtype=torch.float64),
-                "evenly in γ")
+    expect_hint(
+        capsys, checks.ex02_lm_schedule, 1 - 1 / torch.linspace(32, 512, 6, dtype=torch.float64), "evenly in memory"
+    )
+    expect_hint(
+        capsys, checks.ex02_lm_schedule, torch.linspace(1 - 1 / 32, 1 - 1 / 512, 6, dtype=torch.float64), "evenly in γ"
+    )
     expect_hint(capsys, checks.ex02_lm_schedule, lm_decay_gammas(8), "6 decay rates")
     expect_hint(capsys, checks.ex02_lm_schedule, torch.full((6,), 0.99), "log(1/32)")
 
 
 def test_ex02_slowest_memory(capsys):
     expect_pass(capsys, checks.ex02_slowest_memory, 1 / (1 - decay_gammas(16)[-1]))
-    expect_pass(capsys, checks.ex02_slowest_memory, 2 ** 20)
-    expect_hint(capsys, checks.ex02_slowest_memory, 2 ** 21, "h = 0")
-    expect_hint(capsys, checks.ex02_slowest_memory, 1 - 2 ** -20, "1/(1 - γ)")
+    expect_pass(capsys, checks.ex02_slowest_memory, 2**20)
+    expect_hint(capsys, checks.ex02_slowest_memory, 2**21, "h = 0")
+    expect_hint(capsys, checks.ex02_slowest_memory, 1 - 2**-20, "1/(1 - γ)")
     expect_hint(capsys, checks.ex02_slowest_memory, 32, "2^(5+h)")

@@ -30,8 +30,7 @@ def test_ex03_parallel_retention(capsys):
     expect_pass(capsys, checks.ex03_parallel_retention, parallel_one_head)
     expect_pass(capsys, checks.ex03_parallel_retention, lambda q, k, v, g: recurrent_one_head(q, k, v, g)[0])
     expect_hint(capsys, checks.ex03_parallel_retention, lambda q, k, v, g: q @ k.T @ v, "no mask")
-    expect_hint(capsys, checks.ex03_parallel_retention, lambda q, k, v, g: parallel_one_head(q, k, v, 1.0),
-                "no decay")
+    expect_hint(capsys, checks.ex03_parallel_retention, lambda q, k, v, g: parallel_one_head(q, k, v, 1.0), "no decay")
 
     def transposed(q, k, v, g):
         T = q.shape[0]
@@ -49,17 +48,25 @@ def test_ex03_parallel_retention(capsys):
 
     expect_hint(capsys, checks.ex03_parallel_retention, matmul, "element-wise")
     expect_hint(capsys, checks.ex03_parallel_retention, lambda q, k, v, g: v[:, :1], "(T, d_v)")
-    expect_hint(capsys, checks.ex03_parallel_retention, lambda q, k, v, g: 2 * parallel_one_head(q, k, v, g),
-                "wrong values")
+    expect_hint(
+        capsys, checks.ex03_parallel_retention, lambda q, k, v, g: 2 * parallel_one_head(q, k, v, g), "wrong values"
+    )
 
 
 def test_ex03_recurrent_retention(capsys):
     expect_pass(capsys, checks.ex03_recurrent_retention, recurrent_one_head)
-    expect_hint(capsys, checks.ex03_recurrent_retention, lambda q, k, v, g: recurrent_one_head(q, k, v, g)[0],
-                "return two things")
-    expect_hint(capsys, checks.ex03_recurrent_retention,
-                lambda q, k, v, g: (recurrent_one_head(q, k, v, g)[0], recurrent_one_head(q, k, v, g)[1].T),
-                "(d_v, d_k)")
+    expect_hint(
+        capsys,
+        checks.ex03_recurrent_retention,
+        lambda q, k, v, g: recurrent_one_head(q, k, v, g)[0],
+        "return two things",
+    )
+    expect_hint(
+        capsys,
+        checks.ex03_recurrent_retention,
+        lambda q, k, v, g: (recurrent_one_head(q, k, v, g)[0], recurrent_one_head(q, k, v, g)[1].T),
+        "(d_v, d_k)",
+    )
 
     def late_decay(q, k, v, g):
         S = torch.zeros(q.shape[1], v.shape[1], dtype=q.dtype)
@@ -80,8 +87,12 @@ def test_ex03_recurrent_retention(capsys):
         return torch.stack(out), S
 
     expect_hint(capsys, checks.ex03_recurrent_retention, read_first, "after the update")
-    expect_hint(capsys, checks.ex03_recurrent_retention,
-                lambda q, k, v, g: (recurrent_one_head(q, k, v, g)[0], torch.zeros(3, 4)), "final state"[:5])
+    expect_hint(
+        capsys,
+        checks.ex03_recurrent_retention,
+        lambda q, k, v, g: (recurrent_one_head(q, k, v, g)[0], torch.zeros(3, 4)),
+        "final state"[:5],
+    )
     expect_hint(capsys, checks.ex03_recurrent_retention, lambda q, k, v, g: (q, k), "o must be")
 
 
@@ -93,8 +104,9 @@ def test_ex03_multihead_retention(capsys):
 
     expect_hint(capsys, checks.ex03_multihead_retention, one_gamma, "same γ")
     expect_hint(capsys, checks.ex03_multihead_retention, lambda q, k, v, g: v[0], "(B, H, T, d_v)")
-    expect_hint(capsys, checks.ex03_multihead_retention, lambda q, k, v, g: 3 * parallel_retention(q, k, v, g),
-                "(H, T, T)")
+    expect_hint(
+        capsys, checks.ex03_multihead_retention, lambda q, k, v, g: 3 * parallel_retention(q, k, v, g), "(H, T, T)"
+    )
 
 
 def test_ex03_cost_ratio(capsys):

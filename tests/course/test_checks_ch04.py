@@ -20,10 +20,18 @@ def test_ex04_rotate_every_two(capsys):
 
     expect_pass(capsys, checks.ex04_rotate_every_two, complex_i)
     expect_hint(capsys, checks.ex04_rotate_every_two, lambda x: -rotate_every_two(x), "-i")
-    expect_hint(capsys, checks.ex04_rotate_every_two,
-                lambda x: torch.cat((-x[..., x.shape[-1] // 2:], x[..., :x.shape[-1] // 2]), -1), "rotate_half")
-    expect_hint(capsys, checks.ex04_rotate_every_two,
-                lambda x: torch.stack((x[..., 1::2], x[..., 0::2]), -1).flatten(-2), "minus sign")
+    expect_hint(
+        capsys,
+        checks.ex04_rotate_every_two,
+        lambda x: torch.cat((-x[..., x.shape[-1] // 2 :], x[..., : x.shape[-1] // 2]), -1),
+        "rotate_half",
+    )
+    expect_hint(
+        capsys,
+        checks.ex04_rotate_every_two,
+        lambda x: torch.stack((x[..., 1::2], x[..., 0::2]), -1).flatten(-2),
+        "minus sign",
+    )
     expect_hint(capsys, checks.ex04_rotate_every_two, lambda x: x, "interleave")
     expect_hint(capsys, checks.ex04_rotate_every_two, lambda x: x[0], "shape")
 
@@ -45,10 +53,12 @@ def test_ex04_rotate(capsys):
             d = x.shape[-1]
             th = theta_fn(d)
             th = th.repeat_interleave(2) if interleave else th.repeat(2)
-            n = torch.arange(offset if use_offset else 0, (offset if use_offset else 0) + x.shape[-2],
-                             dtype=torch.float64)
+            n = torch.arange(
+                offset if use_offset else 0, (offset if use_offset else 0) + x.shape[-2], dtype=torch.float64
+            )
             ang = sign * n[:, None] * th
             return x * torch.cos(ang) + rotate_every_two(x) * torch.sin(ang)
+
         return fn
 
     official = lambda d: 1 / 10000 ** torch.linspace(0, 1, d // 2, dtype=torch.float64)  # noqa: E731
@@ -72,9 +82,12 @@ def test_ex04_full_turn(capsys):
 def test_ex04_rope_angles(capsys):
     expect_pass(capsys, checks.ex04_rope_angles, [1.0, 0.1, 0.01, 0.001])
     expect_pass(capsys, checks.ex04_rope_angles, 10000.0 ** (-torch.arange(0, 8, 2, dtype=torch.float64) / 8))
-    expect_hint(capsys, checks.ex04_rope_angles, torch.tensor([1.0, 0.1, 0.01, 0.001]).repeat_interleave(2),
-                "one angle per pair")
-    expect_hint(capsys, checks.ex04_rope_angles, 1 / 10000 ** torch.linspace(0, 1, 4, dtype=torch.float64),
-                "linspace")
+    expect_hint(
+        capsys,
+        checks.ex04_rope_angles,
+        torch.tensor([1.0, 0.1, 0.01, 0.001]).repeat_interleave(2),
+        "one angle per pair",
+    )
+    expect_hint(capsys, checks.ex04_rope_angles, 1 / 10000 ** torch.linspace(0, 1, 4, dtype=torch.float64), "linspace")
     expect_hint(capsys, checks.ex04_rope_angles, [1.0, 10.0, 100.0, 1000.0], "negative")
     expect_hint(capsys, checks.ex04_rope_angles, [1.0, 0.5, 0.25, 0.125], "θ_i")

@@ -25,6 +25,7 @@ def _update(zeta_offset=1, decay_old=True, zeta=True):
         z = decay_powers(gamma, b - zeta_offset - j) if zeta else torch.ones(gamma.shape[0], b, dtype=torch.float64)
         old = gamma.pow(b)[:, None, None] * R if decay_old else R
         return old + k.transpose(-1, -2) @ (v * z[..., None])
+
     return fn
 
 

@@ -29,7 +29,7 @@ def test_ex06_bf16_heads(capsys):
 
 
 def test_ex06_eps_rms(capsys):
-    assert checks.ex06_eps_rms(0.99 * math.sqrt(1e-6 / (1 - 0.99 ** 2))) and "✓" in out(capsys)
+    assert checks.ex06_eps_rms(0.99 * math.sqrt(1e-6 / (1 - 0.99**2))) and "✓" in out(capsys)
     assert not checks.ex06_eps_rms(1e-3) and "0.99" in out(capsys)
 
 
@@ -41,7 +41,7 @@ def test_ex06_find_the_bug(capsys):
     assert not checks.ex06_find_the_bug(wrong)
     text = out(capsys)
     assert "2 of 4 right" in text and "Look again at A" in text
-    for label in BUG_LABELS:                                  # a hint never names the right label
+    for label in BUG_LABELS:  # a hint never names the right label
         assert label not in text.split("Look again")[1]
     assert not checks.ex06_find_the_bug({"A": ..., "B": "x", "C": "x", "D": "x"}) and "not answered" in out(capsys)
     assert not checks.ex06_find_the_bug({"A": "typo", "B": "x", "C": "x", "D": "x"}) and "unknown label" in out(capsys)

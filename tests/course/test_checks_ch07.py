@@ -11,6 +11,7 @@ from retnet_edu.course import checks
 def test_ex07_layer_params(capsys):
     def right(d, V, F):
         return 2 * d * d + 3 * d * V + 3 * d * F + 2 * d
+
     assert checks.ex07_layer_params(right) and "✓" in out(capsys)
     assert not checks.ex07_layer_params(lambda d, V, F: right(d, V, F) - 2 * d) and "RMSNorm" in out(capsys)
     assert not checks.ex07_layer_params(lambda d, V, F: 12 * d * d) and "no biases" in out(capsys)
@@ -44,6 +45,7 @@ def _greedy(reuse_state=True):
             else:
                 logits, _ = model(tokens, mode="parallel")
         return tokens
+
     return fn
 
 

@@ -45,8 +45,14 @@ def test_ex08_lr_schedule(capsys):
     def no_floor(s, lr, lo, w, n):
         return lr_at(s, lr, lo, w, n) if s < n else 0.0
 
-    for fn, words in ((late_warmup, "one step late"), (linear, "straight line"), (to_zero, "end at min_lr"),
-                      (no_floor, "stays at min_lr"), (lambda s: 0.0, "raised TypeError"), (3.0, "expected a function")):
+    for fn, words in (
+        (late_warmup, "one step late"),
+        (linear, "straight line"),
+        (to_zero, "end at min_lr"),
+        (no_floor, "stays at min_lr"),
+        (lambda s: 0.0, "raised TypeError"),
+        (3.0, "expected a function"),
+    ):
         assert not checks.ex08_lr_schedule(fn)
         out = capsys.readouterr().out
         assert "✗" in out and words in out, out

@@ -46,6 +46,7 @@ def test_ex10_listops_value(capsys):
     assert "✗" in capsys.readouterr().out
     # the package's own evaluator (trees) passes too
     from retnet_edu.experiments.tasks import listops_expressions
+
     assert all(stack_value(list(t)) == v for t, v in listops_expressions(50, 5, 40, seed=1))
     assert listops_value(("SM", [1, 2])) == 3
 
@@ -58,8 +59,9 @@ def fft_conv(u, h):
 def test_ex10_causal_fft_conv(capsys):
     assert checks.ex10_causal_fft_conv(fft_conv)
     assert "✓" in capsys.readouterr().out
-    assert not checks.ex10_causal_fft_conv(lambda u, h: torch.fft.irfft(torch.fft.rfft(u) * torch.fft.rfft(h),
-                                                                        n=u.shape[-1]))
+    assert not checks.ex10_causal_fft_conv(
+        lambda u, h: torch.fft.irfft(torch.fft.rfft(u) * torch.fft.rfft(h), n=u.shape[-1])
+    )
     assert "circular" in capsys.readouterr().out
     assert not checks.ex10_causal_fft_conv(lambda u, h: fft_conv(u.flip(-1), h).flip(-1))
     assert "✗" in capsys.readouterr().out

@@ -27,24 +27,39 @@ def test_wrong_type_never_raises(capsys, checker):
     assert not ok and "✗" in out
 
 
-FUNCTION_CHECKERS = [checks.ex01_linear_attention_rnn, checks.ex01_relative_score, checks.ex02_decay_mask,
-                     checks.ex03_parallel_retention, checks.ex03_recurrent_retention, checks.ex03_multihead_retention,
-                     checks.ex04_rotate_every_two, checks.ex04_rotate]
+FUNCTION_CHECKERS = [
+    checks.ex01_linear_attention_rnn,
+    checks.ex01_relative_score,
+    checks.ex02_decay_mask,
+    checks.ex03_parallel_retention,
+    checks.ex03_recurrent_retention,
+    checks.ex03_multihead_retention,
+    checks.ex04_rotate_every_two,
+    checks.ex04_rotate,
+]
 
 
 @pytest.mark.parametrize("checker", FUNCTION_CHECKERS, ids=lambda f: f.__name__)
 def test_a_stub_function_is_not_answered_yet(capsys, checker):
-    def stub(*args):
-        ...  # the learner has not written the body yet
+    def stub(*args): ...  # the learner has not written the body yet
 
     ok, out = verdict(capsys, checker, stub)
     assert not ok and "not answered yet" in out
 
 
-PART2_CHECKERS = [checks.ex05_decay_split, checks.ex05_state_update, checks.ex05_balance_chunk_size,
-                  checks.ex06_overflow_length, checks.ex06_bf16_heads, checks.ex06_eps_rms, checks.ex06_find_the_bug,
-                  checks.ex07_layer_params, checks.ex07_ffn_width, checks.ex07_official_state,
-                  checks.ex07_greedy_decode]
+PART2_CHECKERS = [
+    checks.ex05_decay_split,
+    checks.ex05_state_update,
+    checks.ex05_balance_chunk_size,
+    checks.ex06_overflow_length,
+    checks.ex06_bf16_heads,
+    checks.ex06_eps_rms,
+    checks.ex06_find_the_bug,
+    checks.ex07_layer_params,
+    checks.ex07_ffn_width,
+    checks.ex07_official_state,
+    checks.ex07_greedy_decode,
+]
 
 
 @pytest.mark.parametrize("checker", PART2_CHECKERS, ids=lambda f: f.__name__)
@@ -53,13 +68,13 @@ def test_placeholder_is_pending(checker, capsys):
     assert "not answered yet" in out(capsys)
 
 
-@pytest.mark.parametrize("checker", [checks.ex05_state_update, checks.ex07_layer_params, checks.ex07_official_state,
-                                     checks.ex07_greedy_decode], ids=lambda f: f.__name__)
-
-
+@pytest.mark.parametrize(
+    "checker",
+    [checks.ex05_state_update, checks.ex07_layer_params, checks.ex07_official_state, checks.ex07_greedy_decode],
+    ids=lambda f: f.__name__,
+)
 def test_function_with_placeholder_body_is_pending(checker, capsys):
-    def placeholder(*args):
-        ...
+    def placeholder(*args): ...
 
     assert not checker(placeholder)
     assert "not answered yet" in out(capsys)

@@ -18,7 +18,7 @@ def test_plot_score_matrices():
     d = viz.plot_score_matrices({"A": a, "zeros": torch.zeros(5, 5)}, title="t")
     assert d["names"] == ["A", "zeros"]
     assert np.array_equal(d["matrices"]["A"], a.numpy())
-    assert len(d["fig"].axes) == 4                          # two panels + two colour bars
+    assert len(d["fig"].axes) == 4  # two panels + two colour bars
     im = d["fig"].axes[0].images[0]
     assert im.get_clim() == (-np.abs(a.numpy()).max(), np.abs(a.numpy()).max())
     fig, axes = plt.subplots(1, 2)

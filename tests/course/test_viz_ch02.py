@@ -19,8 +19,8 @@ pytestmark = pytest.mark.usefixtures("close_figures")
 
 def test_tokens_for_weight():
     t = viz.tokens_for_weight([0.5, 0.99, 1.0], 0.95)
-    assert t[0] == 5                       # 1 - 0.5^4 = 0.9375 < 0.95 <= 1 - 0.5^5
-    assert t[1] == 299 and 1 - 0.99 ** 299 >= 0.95 > 1 - 0.99 ** 298
+    assert t[0] == 5  # 1 - 0.5^4 = 0.9375 < 0.95 <= 1 - 0.5^5
+    assert t[1] == 299 and 1 - 0.99**299 >= 0.95 > 1 - 0.99**298
     assert math.isinf(t[2])
     # exact boundary: 1 - 0.5^1 = 0.5 exactly, so one token suffices for half the weight
     assert viz.tokens_for_weight([0.5], 0.5)[0] == 1
@@ -44,7 +44,7 @@ def test_plot_decay_mask(gamma, T):
         assert d["half_life"] == pytest.approx(math.log(2) / -math.log(gamma))
     else:
         assert math.isinf(d["memory"]) and math.isinf(d["half_life"])
-    assert len(d["fig"].axes) == 3                          # heatmap, its colour bar, the curve
+    assert len(d["fig"].axes) == 3  # heatmap, its colour bar, the curve
 
 
 def test_plot_decay_mask_marks_half_life_and_memory():
@@ -100,7 +100,7 @@ def test_plot_schedules():
     assert np.allclose(d["eq8"], 2.0 ** (5 + np.arange(8)))
     assert d["lm"][0] == pytest.approx(32) and d["lm"][-1] == pytest.approx(512)
     ratios = d["lm"][1:] / d["lm"][:-1]
-    assert np.allclose(ratios, ratios[0])                   # evenly spaced on a log scale
+    assert np.allclose(ratios, ratios[0])  # evenly spaced on a log scale
     assert len(d["fig"].axes[0].lines) == 2
 
 

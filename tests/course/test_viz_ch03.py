@@ -10,7 +10,7 @@ pytestmark = pytest.mark.usefixtures("close_figures")
 
 def test_plot_cost_vs_length_slopes():
     T = np.array([64, 128, 256, 512])
-    d = viz.plot_cost_vs_length(T, {"quadratic": 3.0 * T ** 2, "linear": T, "constant": np.full(4, 7.0)})
+    d = viz.plot_cost_vs_length(T, {"quadratic": 3.0 * T**2, "linear": T, "constant": np.full(4, 7.0)})
     assert d["slopes"]["quadratic"] == pytest.approx(2.0)
     assert d["slopes"]["linear"] == pytest.approx(1.0)
     assert d["slopes"]["constant"] == pytest.approx(0.0, abs=1e-12)
@@ -28,11 +28,17 @@ def test_plot_cost_vs_length_missing_points():
     assert len(d["fig"].axes[0].lines[0].get_xdata()) == 3
 
 
-@pytest.mark.parametrize("lengths,series", [([1], {"a": [1]}), ([1, 2], {}), ([1, 2], {"a": [1, 0]}),
-                                            ([1, 2], {"a": [1, 2, 3]}), ([0, 2], {"a": [1, 2]}),
-                                            ([1, 2, 3], {"a": [1, None, None]})])
-
-
+@pytest.mark.parametrize(
+    "lengths,series",
+    [
+        ([1], {"a": [1]}),
+        ([1, 2], {}),
+        ([1, 2], {"a": [1, 0]}),
+        ([1, 2], {"a": [1, 2, 3]}),
+        ([0, 2], {"a": [1, 2]}),
+        ([1, 2, 3], {"a": [1, None, None]}),
+    ],
+)
 def test_plot_cost_vs_length_bad_input(lengths, series):
     with pytest.raises(ValueError):
         viz.plot_cost_vs_length(lengths, series)

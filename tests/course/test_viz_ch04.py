@@ -17,7 +17,7 @@ def test_plot_rotation_scores_relative():
     s = d["scores"]
     assert s.shape == (20, 20)
     assert np.allclose(s, (apply_rotation(q.expand(20, 8)) @ apply_rotation(k.expand(20, 8)).T).numpy())
-    assert d["spread"].max() < 1e-12                        # constant along each diagonal
+    assert d["spread"].max() < 1e-12  # constant along each diagonal
     assert np.array_equal(d["distance"], np.arange(20)[:, None] - np.arange(20)[None, :])
     # the mean score at distance n - m = Δ is Re Σ_i z_q,i conj(z_k,i) e^{iΔθ_i}
     zq = torch.view_as_complex(q.reshape(4, 2).contiguous()).numpy()
@@ -32,17 +32,21 @@ def test_plot_rotation_scores_wrong_sign_depends_on_sum():
     g = torch.Generator().manual_seed(1)
     q, k = torch.randn(2, 8, dtype=torch.float64, generator=g)
     d = viz.plot_rotation_scores(q, k, T=20, key_sign=-1)
-    assert d["spread"].max() > 0.1                          # not a function of n - m
+    assert d["spread"].max() > 0.1  # not a function of n - m
     s = d["scores"]
     sums = np.add.outer(np.arange(20), np.arange(20))
-    assert all(np.ptp(s[sums == c]) < 1e-12 for c in range(39))   # a function of n + m
+    assert all(np.ptp(s[sums == c]) < 1e-12 for c in range(39))  # a function of n + m
 
 
-@pytest.mark.parametrize("bad", [dict(q=torch.ones(3), k=torch.ones(3)), dict(q=torch.ones(4), k=torch.ones(6)),
-                                 dict(q=torch.ones(4), k=torch.ones(4), T=0),
-                                 dict(q=torch.ones(4), k=torch.ones(4), key_sign=2)])
-
-
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(q=torch.ones(3), k=torch.ones(3)),
+        dict(q=torch.ones(4), k=torch.ones(6)),
+        dict(q=torch.ones(4), k=torch.ones(4), T=0),
+        dict(q=torch.ones(4), k=torch.ones(4), key_sign=2),
+    ],
+)
 def test_plot_rotation_scores_bad_input(bad):
     with pytest.raises((ValueError, TypeError)):
         viz.plot_rotation_scores(**bad)

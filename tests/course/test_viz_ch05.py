@@ -15,11 +15,11 @@ def test_chunk_block_labels_counts(T, B):
     labels = chunk_block_labels(T, B)
     sizes = [min(B, T - s) for s in range(0, T, B)]
     assert (labels == 0).sum() == T * (T - 1) // 2 - sum(b * (b - 1) // 2 for b in sizes)
-    assert (labels == 1).sum() == sum(b * (b + 1) // 2 for b in sizes)          # causal part of each block
-    assert (labels == 2).sum() == sum(b * (b - 1) // 2 for b in sizes)          # masked part of each block
+    assert (labels == 1).sum() == sum(b * (b + 1) // 2 for b in sizes)  # causal part of each block
+    assert (labels == 2).sum() == sum(b * (b - 1) // 2 for b in sizes)  # masked part of each block
     assert (labels == 3).sum() == T * (T + 1) // 2 - sum(b * (b + 1) // 2 for b in sizes)
     n, m = np.indices((T, T))
-    assert np.all(labels[m > n] != 1) and np.all(labels[m > n] != 3)            # nothing causal above the diagonal
+    assert np.all(labels[m > n] != 1) and np.all(labels[m > n] != 3)  # nothing causal above the diagonal
 
 
 def test_plot_chunk_blocks():
@@ -38,7 +38,7 @@ def test_plot_curves():
     d = plot_curves([1, 2, 4], {"a": [1e-3, 1e-4, 0.0], "b": [1, 2, 3]}, "x", "y", hlines={"tol": 1e-2}, vlines=[2])
     ax = d["fig"].axes[0]
     assert np.array_equal(d["curves"]["a"], [1e-3, 1e-4, 0.0])
-    assert len(ax.lines[0].get_xdata()) == 2                                      # the zero is not drawn on log y
+    assert len(ax.lines[0].get_xdata()) == 2  # the zero is not drawn on log y
     assert ax.get_yscale() == "log" and ax.get_xscale() == "log"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b", "tol"]
     plt.close(d["fig"])

@@ -18,8 +18,10 @@ RESULTS = Path(__file__).resolve().parents[2] / "data" / "results"
 
 
 def fake_history(offset=0.0):
-    return {"train": [[10, 3.0 + offset, 1e-3, 100.0], [20, 2.5 + offset, 1e-3, 110.0]],
-            "eval": [[0, 4.3, 4.3 + offset, 0.0], [20, 2.4, 2.45 + offset, 1.0]]}
+    return {
+        "train": [[10, 3.0 + offset, 1e-3, 100.0], [20, 2.5 + offset, 1e-3, 110.0]],
+        "eval": [[0, 4.3, 4.3 + offset, 0.0], [20, 2.4, 2.45 + offset, 1.0]],
+    }
 
 
 def test_plot_loss_curves_data():
@@ -27,7 +29,7 @@ def test_plot_loss_curves_data():
     assert d["steps"]["a"].tolist() == [0, 20] and d["val"]["b"].tolist() == pytest.approx([4.4, 2.55])
     assert d["train"]["a"].tolist() == [3.0, 2.5] and d["train_steps"]["b"].tolist() == [10, 20]
     ax = d["fig"].axes[0]
-    assert len(ax.lines) == 5                                      # 2 train + 2 val + 1 baseline
+    assert len(ax.lines) == 5  # 2 train + 2 val + 1 baseline
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a: 2.450", "b: 2.550"]
     plt.close(d["fig"])
     d = plot_loss_curves({"a": fake_history()}, show_train=False)
@@ -35,8 +37,8 @@ def test_plot_loss_curves_data():
     plt.close(d["fig"])
     d = plot_loss_curves({"a": fake_history()}, zoom_from=10, baselines={"uniform": 4.33, "near": 2.6})
     ax = d["fig"].axes[0]
-    assert d["ylim"][0] < 2.45 and d["ylim"][1] < 3.1 and ax.get_xlim()[0] > 5     # fits the points after step 10
-    assert len(ax.lines) == 3                                      # train + val + the baseline in range only
+    assert d["ylim"][0] < 2.45 and d["ylim"][1] < 3.1 and ax.get_xlim()[0] > 5  # fits the points after step 10
+    assert len(ax.lines) == 3  # train + val + the baseline in range only
     plt.close(d["fig"])
 
 
@@ -58,7 +60,9 @@ def test_recorded_results_are_loss_curves():
     for name in ("cpu-retnet.json", "cpu-transformer.json"):
         log = json.loads((RESULTS / name).read_text())
         assert log["config"]["name"] == "cpu" and log["history"]["status"] == "finished"
-        assert log["command"].startswith("python -m retnet_edu.train --config cpu")   # recorded before the move to experiments/
+        assert log["command"].startswith(
+            "python -m retnet_edu.train --config cpu"
+        )  # recorded before the move to experiments/
         d = plot_loss_curves({name: log})
         assert d["steps"][name][-1] == log["config"]["max_steps"] and d["val"][name][-1] < 2.0
         plt.close(d["fig"])

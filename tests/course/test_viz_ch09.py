@@ -16,23 +16,48 @@ from retnet_edu.course.viz import (  # noqa: E402
     plot_train_benchmark,
 )
 
-MACHINE = {"cpu": "Test CPU", "cores": 2, "threads": 1, "torch": "2.13.0+cpu", "device": "cpu", "gpu": None,
-           "load_avg_before": [0.5, 0.4, 0.3]}
+MACHINE = {
+    "cpu": "Test CPU",
+    "cores": 2,
+    "threads": 1,
+    "torch": "2.13.0+cpu",
+    "device": "cpu",
+    "gpu": None,
+    "load_avg_before": [0.5, 0.4, 0.3],
+}
 
 
 def decode_result():
     rows = []
     for batch in (1, 4):
         for t in (128, 256, 512):
-            rows.append({"size": "cpu", "batch": batch, "context": t, "retnet_ms": 2.0, "retnet_ms_q25": 1.9,
-                         "retnet_ms_q75": 2.1, "transformer_ms": 2.0 + t / 256 * batch,
-                         "transformer_ms_q25": 1.9 + t / 256 * batch, "transformer_ms_q75": 2.2 + t / 256 * batch,
-                         "speed_ratio": (2.0 + t / 256 * batch) / 2.0, "ideal_ratio": 1 + t / 64,
-                         "state_bytes_exact": 131072 * batch, "kv_bytes_exact": 4096 * t * batch,
-                         "retnet_step_peak_bytes": 300000 * batch, "transformer_step_peak_bytes": 4096 * t * batch + 9})
-    return {"schema": "retnet_edu.experiments.bench/1", "command": "decode",
-            "command_line": "python -m retnet_edu.experiments.bench decode",
-            "date": "2026-11-29T10:00:00+00:00", "machine": MACHINE, "rows": rows}
+            rows.append(
+                {
+                    "size": "cpu",
+                    "batch": batch,
+                    "context": t,
+                    "retnet_ms": 2.0,
+                    "retnet_ms_q25": 1.9,
+                    "retnet_ms_q75": 2.1,
+                    "transformer_ms": 2.0 + t / 256 * batch,
+                    "transformer_ms_q25": 1.9 + t / 256 * batch,
+                    "transformer_ms_q75": 2.2 + t / 256 * batch,
+                    "speed_ratio": (2.0 + t / 256 * batch) / 2.0,
+                    "ideal_ratio": 1 + t / 64,
+                    "state_bytes_exact": 131072 * batch,
+                    "kv_bytes_exact": 4096 * t * batch,
+                    "retnet_step_peak_bytes": 300000 * batch,
+                    "transformer_step_peak_bytes": 4096 * t * batch + 9,
+                }
+            )
+    return {
+        "schema": "retnet_edu.experiments.bench/1",
+        "command": "decode",
+        "command_line": "python -m retnet_edu.experiments.bench decode",
+        "date": "2026-11-29T10:00:00+00:00",
+        "machine": MACHINE,
+        "rows": rows,
+    }
 
 
 def test_plot_decode_benchmark_data():
@@ -45,7 +70,7 @@ def test_plot_decode_benchmark_data():
     assert d["ideal_ratio"][("cpu", 1)].tolist() == pytest.approx([3.0, 5.0, 9.0])
     a_t, a_m, a_r = d["fig"].axes
     assert len(a_t.get_legend().get_texts()) == 4 and a_t.get_xscale() == "log"
-    assert len(a_r.lines) == 2 * 2 + 1                                            # measured + ideal per group, y = 1
+    assert len(a_r.lines) == 2 * 2 + 1  # measured + ideal per group, y = 1
     plt.close(d["fig"])
     d = plot_decode_benchmark(decode_result(), groups=[("cpu", 4)])
     assert d["groups"] == [("cpu", 4)] and list(d["speed_ratio"]) == [("cpu", 4)]
@@ -53,7 +78,7 @@ def test_plot_decode_benchmark_data():
     with pytest.raises(ValueError, match="groups"):
         plot_decode_benchmark(decode_result(), groups=[("gpu", 1)])
     res = decode_result()
-    for r in res["rows"]:                                                         # time only: no memory markers
+    for r in res["rows"]:  # time only: no memory markers
         del r["retnet_step_peak_bytes"], r["transformer_step_peak_bytes"]
     d = plot_decode_benchmark(res)
     assert np.isnan(d["retnet_measured_mib"][("cpu", 1)]).all() and len(d["fig"].axes[1].lines) == 4
@@ -75,7 +100,7 @@ def test_plot_train_benchmark_data():
     assert d["impls"] == ["retnet parallel", "retnet chunkwise 64", "transformer sdpa", "transformer naive"]
     assert d["us_per_token"]["retnet parallel"].tolist() == [51.2, 102.4]
     assert d["peak_kib_per_token"]["retnet chunkwise 64"].tolist() == [40.0, 40.0]
-    assert d["T"]["transformer naive"].tolist() == [512]                          # the skipped point is left out
+    assert d["T"]["transformer naive"].tolist() == [512]  # the skipped point is left out
     assert np.isnan(d["peak_kib_per_token"]["transformer naive"]).all()
     a_t, a_m = d["fig"].axes
     assert len(a_t.lines) == 4 and len(a_m.lines) == 3
@@ -83,11 +108,20 @@ def test_plot_train_benchmark_data():
 
 
 def official_result():
-    rows = [{"level": lvl, "mode": m, "T": T, "ratio": r, "max_abs_diff": 1e-15, "equal": True}
-            for T, base in ((512, 0.9), (2048, 0.6)) for lvl in ("msr", "decoder")
-            for m, r in (("parallel", base), ("recurrent", 0.95))]
-    return {"command": "official", "rows": rows, "settings": {"torchscale": "0.3.0"}, "machine": MACHINE,
-            "command_line": "python -m retnet_edu.experiments.bench official", "date": "2026-11-29"}
+    rows = [
+        {"level": lvl, "mode": m, "T": T, "ratio": r, "max_abs_diff": 1e-15, "equal": True}
+        for T, base in ((512, 0.9), (2048, 0.6))
+        for lvl in ("msr", "decoder")
+        for m, r in (("parallel", base), ("recurrent", 0.95))
+    ]
+    return {
+        "command": "official",
+        "rows": rows,
+        "settings": {"torchscale": "0.3.0"},
+        "machine": MACHINE,
+        "command_line": "python -m retnet_edu.experiments.bench official",
+        "date": "2026-11-29",
+    }
 
 
 def test_plot_official_benchmark_data():

@@ -42,8 +42,11 @@ TOKENS = torch.randint(0, 64, (24,), generator=torch.Generator().manual_seed(1))
 def layer_input(model, layer):
     captured = {}
     block = model.layers[layer]
-    norm = getattr(block, "retention_layer_norm", None) or getattr(block, "attention_layer_norm", None) or \
-        block.mixer_layer_norm
+    norm = (
+        getattr(block, "retention_layer_norm", None)
+        or getattr(block, "attention_layer_norm", None)
+        or block.mixer_layer_norm
+    )
     handle = norm.register_forward_hook(lambda m, i, o: captured.setdefault("h", o))
     with torch.no_grad():
         lra.task_logits(model, TOKENS[None])
@@ -93,7 +96,7 @@ def test_mixing_matrix_hyena():
             want = (x1 * z)[0, channel].numpy()
         assert np.abs(mm["full"] @ v[0, channel].numpy() - want).max() < 1e-12
         assert mm["kind"] == "hyena"
-        T = mm["fixed"]                                               # Toeplitz: constant along diagonals
+        T = mm["fixed"]  # Toeplitz: constant along diagonals
         assert np.allclose(np.diag(T, -3), np.diag(T, -3)[0]) and np.allclose(np.triu(T, 1), 0)
 
 
@@ -141,7 +144,7 @@ def test_plot_mixing_matrices_and_filters():
     fixed = {"a": np.tril(np.ones((5, 5))), "b": np.eye(5)}
     full = {"a": np.tril(np.full((5, 5), 0.5)), "b": -np.eye(5)}
     d = plot_mixing_matrices(fixed, full)
-    assert len(d["fig"].axes) == 4 + 4 and np.array_equal(d["full"]["b"], -np.eye(5))      # 4 panels + colorbars
+    assert len(d["fig"].axes) == 4 + 4 and np.array_equal(d["full"]["b"], -np.eye(5))  # 4 panels + colorbars
     plt.close(d["fig"])
     with pytest.raises(ValueError):
         plot_mixing_matrices(fixed, {"b": np.eye(5), "a": np.eye(5)})
@@ -155,15 +158,28 @@ def test_plot_mixing_matrices_and_filters():
 
 
 def fake_result(model, task, length, seed, acc):
-    return {"task": task, "length": length, "model": model, "seed": seed, "test_accuracy": acc,
-            "train_seconds": 10.0 + seed, "wall_seconds": 12.0, "parameters": 1000,
-            "data": {"majority_fraction": 0.2, "chance": 0.1},
-            "history": [[0, None, 0.1], [10, 1.0, acc]]}
+    return {
+        "task": task,
+        "length": length,
+        "model": model,
+        "seed": seed,
+        "test_accuracy": acc,
+        "train_seconds": 10.0 + seed,
+        "wall_seconds": 12.0,
+        "parameters": 1000,
+        "data": {"majority_fraction": 0.2, "chance": 0.1},
+        "history": [[0, None, 0.1], [10, 1.0, acc]],
+    }
 
 
 def test_plot_accuracy_vs_length_and_curves():
-    results = [fake_result(m, t, L, s, 0.1 * i + 0.01 * s + (0.1 if L == 128 else 0))
-               for i, m in enumerate(lra.MODELS) for t in lra.TASKS for L in (64, 128) for s in range(3)]
+    results = [
+        fake_result(m, t, L, s, 0.1 * i + 0.01 * s + (0.1 if L == 128 else 0))
+        for i, m in enumerate(lra.MODELS)
+        for t in lra.TASKS
+        for L in (64, 128)
+        for s in range(3)
+    ]
     rows = lra.summarize(results)
     d = plot_accuracy_vs_length(rows, guides={"mqar": {"1/N": 0.25}})
     assert any(line.get_ydata()[0] == 25 for line in d["fig"].axes[1].lines)

@@ -1,6 +1,6 @@
-"""retnet_edu.experiments.bench: the command line in --quick mode writes results of the documented schema (numbers positive and
-finite, never their size), the cost model matches a count by hand, the decoding state/cache have the right sizes,
-and the device dispatch (CUDA events, synchronize, max_memory_allocated) is exercised with stand-ins on the CPU.
+"""retnet_edu.experiments.bench: the command line in --quick mode writes results of the documented schema (numbers
+positive and finite, never their size), the cost model matches a count by hand, the decoding state/cache have the
+right sizes, and the device dispatch (CUDA events, synchronize, max_memory_allocated) is exercised with stand-ins on the CPU.
 No test asserts a wall-clock time."""
 
 import json
@@ -12,15 +12,36 @@ import pytest
 import torch
 
 import retnet_edu
+from retnet_edu.baselines.transformer import KVCache, TransformerLM
 from retnet_edu.experiments import bench
 from retnet_edu.model import RetNetLM
 from retnet_edu.torchscale_compat import import_torchscale
-from retnet_edu.baselines.transformer import KVCache, TransformerLM
 
-MACHINE_KEYS = {"cpu", "cores", "python", "platform", "torch", "threads", "device", "gpu", "load_avg_before",
-                "load_avg_after"}
-TOP_KEYS = {"schema", "command", "quick", "command_line", "date", "machine", "code", "wall_seconds", "settings", "rows",
-            "summary"}
+MACHINE_KEYS = {
+    "cpu",
+    "cores",
+    "python",
+    "platform",
+    "torch",
+    "threads",
+    "device",
+    "gpu",
+    "load_avg_before",
+    "load_avg_after",
+}
+TOP_KEYS = {
+    "schema",
+    "command",
+    "quick",
+    "command_line",
+    "date",
+    "machine",
+    "code",
+    "wall_seconds",
+    "settings",
+    "rows",
+    "summary",
+}
 
 
 def positive_finite(x) -> bool:
@@ -57,25 +78,51 @@ def run_cli(command, tmp_path, *extra):
     data = bench.load_result(path)
     assert TOP_KEYS <= set(data) and data["schema"] == bench.SCHEMA and data["command"] == command
     assert data["quick"] is True
-    assert data["command_line"] == f"python -m retnet_edu.experiments.bench {command} --quick --out {tmp_path}" + \
-        "".join(f" {e}" for e in extra)
+    assert data[
+        "command_line"
+    ] == f"python -m retnet_edu.experiments.bench {command} --quick --out {tmp_path}" + "".join(f" {e}" for e in extra)
     assert MACHINE_KEYS <= set(data["machine"]) and data["machine"]["device"] == "cpu"
     assert data["machine"]["threads"] == 1 and data["machine"]["cores"] >= 1
     assert data["date"].endswith("+00:00")
-    assert data["code"]["retnet_edu"] == retnet_edu.__version__ and set(data["code"]) == {"retnet_edu", "git_commit",
-                                                                                          "git_dirty"}
+    assert data["code"]["retnet_edu"] == retnet_edu.__version__ and set(data["code"]) == {
+        "retnet_edu",
+        "git_commit",
+        "git_dirty",
+    }
     return data
 
 
-DECODE_ROW = {"size", "batch", "context", "retnet_ms", "transformer_ms", "retnet_ms_q25", "retnet_ms_q75",
-              "transformer_ms_q25", "transformer_ms_q75", "retnet_tokens_per_s", "transformer_tokens_per_s",
-              "speed_ratio", "ideal_ratio", "ratio_vs_ideal", "flop_ratio", "state_bytes_exact", "kv_bytes_exact",
-              "state_bytes_held", "kv_bytes_held", "retnet_step_peak_bytes", "transformer_step_peak_bytes",
-              "retnet_read_bytes", "transformer_read_bytes", "retnet_memory_bytes", "transformer_memory_bytes",
-              "memory_ratio"}
+DECODE_ROW = {
+    "size",
+    "batch",
+    "context",
+    "retnet_ms",
+    "transformer_ms",
+    "retnet_ms_q25",
+    "retnet_ms_q75",
+    "transformer_ms_q25",
+    "transformer_ms_q75",
+    "retnet_tokens_per_s",
+    "transformer_tokens_per_s",
+    "speed_ratio",
+    "ideal_ratio",
+    "ratio_vs_ideal",
+    "flop_ratio",
+    "state_bytes_exact",
+    "kv_bytes_exact",
+    "state_bytes_held",
+    "kv_bytes_held",
+    "retnet_step_peak_bytes",
+    "transformer_step_peak_bytes",
+    "retnet_read_bytes",
+    "transformer_read_bytes",
+    "retnet_memory_bytes",
+    "transformer_memory_bytes",
+    "memory_ratio",
+}
 
 
-@pytest.mark.slow      # ~2-4 s on 2 cores: python3 course.py quick leaves it out
+@pytest.mark.slow  # ~2-4 s on 2 cores: python3 course.py quick leaves it out
 def test_decode_quick(tmp_path, capsys):
     data = run_cli("decode", tmp_path)
     rows = data["rows"]
@@ -91,7 +138,7 @@ def test_decode_quick(tmp_path, capsys):
     assert by[1, 16]["state_bytes_exact"] == by[1, 32]["state_bytes_exact"] == by[1, 16]["state_bytes_held"]
     assert by[1, 32]["kv_bytes_exact"] == 2 * by[1, 16]["kv_bytes_exact"]
     assert by[2, 32]["kv_bytes_exact"] == 2 * by[1, 32]["kv_bytes_exact"]
-    assert by[1, 16]["kv_bytes_held"] > by[1, 16]["kv_bytes_exact"]          # the spare position
+    assert by[1, 16]["kv_bytes_held"] > by[1, 16]["kv_bytes_exact"]  # the spare position
     # the measured peak holds at least the state / the cache it built
     for r in rows:
         assert r["retnet_step_peak_bytes"] >= r["state_bytes_exact"]
@@ -104,11 +151,25 @@ def test_train_quick(tmp_path):
     data = run_cli("train", tmp_path)
     rows = data["rows"]
     impls = {r["impl"] for r in rows}
-    assert impls == {"retnet parallel", "retnet chunkwise 8", "retnet chunkwise 16", "transformer sdpa",
-                     "transformer naive"}
+    assert impls == {
+        "retnet parallel",
+        "retnet chunkwise 8",
+        "retnet chunkwise 16",
+        "transformer sdpa",
+        "transformer naive",
+    }
     for r in rows:
-        assert {"T", "batch", "tokens", "ms", "ms_q25", "ms_q75", "us_per_token", "peak_bytes",
-                "peak_bytes_per_token"} <= set(r)
+        assert {
+            "T",
+            "batch",
+            "tokens",
+            "ms",
+            "ms_q25",
+            "ms_q75",
+            "us_per_token",
+            "peak_bytes",
+            "peak_bytes_per_token",
+        } <= set(r)
         assert r["tokens"] == r["batch"] * r["T"] == 64
     check_numbers([{k: v for k, v in r.items() if k != "chunk_size" or v is not None} for r in rows])
     check_numbers(data["summary"])
@@ -126,12 +187,12 @@ def test_train_skips_by_memory(tmp_path):
 def test_official_quick(tmp_path):
     data = run_cli("official", tmp_path)
     rows = data["rows"]
-    assert {(r["level"], r["mode"]) for r in rows} == {(lvl, m) for lvl in ("msr", "decoder")
-                                                       for m in ("parallel", "chunkwise", "recurrent")}
+    assert {(r["level"], r["mode"]) for r in rows} == {
+        (lvl, m) for lvl in ("msr", "decoder") for m in ("parallel", "chunkwise", "recurrent")
+    }
     for r in rows:
         assert r["equal"] is True and r["max_abs_diff"] <= data["settings"]["tolerance"]
-        check_numbers({k: v for k, v in r.items() if k not in ("max_abs_diff", "chunk_size", "equal", "level",
-                                                               "mode")})
+        check_numbers({k: v for k, v in r.items() if k not in ("max_abs_diff", "chunk_size", "equal", "level", "mode")})
     assert data["summary"]["all_equal"] is True and data["settings"]["torchscale"] == "0.3.0"
 
 
@@ -141,8 +202,8 @@ def test_decode_costs_by_hand():
     assert (rcfg.embed_dim, rcfg.num_layers, rcfg.num_heads, rcfg.vocab_size) == (d, L, H, V)
     c = bench.decode_costs(rcfg, tcfg, context=1000, batch=3, bytes_per_number=2)
     d_k, d_v = d // H, 2 * d // H
-    assert c["state_bytes"] == 3 * L * H * d_k * d_v * 2                       # 2d²/H numbers per layer
-    assert c["kv_bytes"] == 3 * L * 2 * 1000 * d * 2                           # a key and a value per token
+    assert c["state_bytes"] == 3 * L * H * d_k * d_v * 2  # 2d²/H numbers per layer
+    assert c["kv_bytes"] == 3 * L * 2 * 1000 * d * 2  # a key and a value per token
     assert c["retnet_mixing_macs"] == 3 * L * 2 * H * d_k * d_v
     assert c["transformer_mixing_macs"] == 3 * L * 2 * 1001 * d
     retnet = RetNetLM(rcfg)
@@ -172,8 +233,12 @@ def test_random_state_and_cache_steps():
     retnet, transformer = RetNetLM(rcfg).eval(), TransformerLM(tcfg).eval()
     st = bench.random_state(retnet, 3, 40)
     assert st.offset == 40 and len(st.layers) == rcfg.num_layers
-    assert st.layers[0].S.shape == (3, rcfg.num_heads, rcfg.embed_dim // rcfg.num_heads,
-                                    rcfg.value_dim // rcfg.num_heads)
+    assert st.layers[0].S.shape == (
+        3,
+        rcfg.num_heads,
+        rcfg.embed_dim // rcfg.num_heads,
+        rcfg.value_dim // rcfg.num_heads,
+    )
     cache = bench.random_cache(transformer, 3, 40, spare=2)
     assert isinstance(cache, KVCache) and cache.length == 40 and cache.keys[0].shape[2] == 42
     assert cache.nbytes() == bench.decode_costs(rcfg, tcfg, 40, 3)["kv_bytes"]
@@ -182,7 +247,7 @@ def test_random_state_and_cache_steps():
     with torch.no_grad():
         logits, st2 = retnet(tok, mode="recurrent", state=st)
         logits_t, cache2 = transformer(tok, cache)
-    assert st2.offset == 41 and cache2.length == 41 and cache2.keys[0].shape[2] == 42   # no reallocation
+    assert st2.offset == 41 and cache2.length == 41 and cache2.keys[0].shape[2] == 42  # no reallocation
     assert torch.isfinite(logits).all() and torch.isfinite(logits_t).all()
     with pytest.raises(TypeError):
         bench.random_state(transformer, 1, 1)
@@ -196,8 +261,9 @@ def test_random_state_and_cache_steps():
 
 def test_measure_decode_row():
     rcfg, tcfg = bench.model_sizes("cpu-tiny")
-    row = bench.measure_decode(RetNetLM(rcfg).eval(), TransformerLM(tcfg).eval(), 2, 24, repeats=2, inner=1,
-                               warmup=1, memory=False)
+    row = bench.measure_decode(
+        RetNetLM(rcfg).eval(), TransformerLM(tcfg).eval(), 2, 24, repeats=2, inner=1, warmup=1, memory=False
+    )
     assert "retnet_step_peak_bytes" not in row and row["speed_ratio"] > 0 and row["context"] == 24
     with pytest.raises(TypeError):
         bench.measure_decode(TransformerLM(tcfg), RetNetLM(rcfg), 1, 1)
@@ -205,8 +271,9 @@ def test_measure_decode_row():
 
 def test_time_interleaved_order_and_summary():
     calls = []
-    samples = bench.time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
-                                     repeats=3, warmup=1, inner=2)
+    samples = bench.time_interleaved(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=3, warmup=1, inner=2
+    )
     assert calls == ["a", "b"] + ["a", "a", "b", "b"] + ["b", "b", "a", "a"] + ["a", "a", "b", "b"]
     assert len(samples["a"]) == len(samples["b"]) == 3 and all(s >= 0 for s in samples["a"])
     s = bench.summarize([4.0, 1.0, 3.0, 2.0, 5.0])
@@ -224,6 +291,7 @@ def test_time_interleaved_order_and_summary():
 
 class FakeEvent:
     """Stands in for torch.cuda.Event: the first event recorded reads 10 ms, the next 35 ms."""
+
     log: list = []
     clock = iter(())
 
@@ -259,7 +327,7 @@ def test_cuda_dispatch_with_stand_ins(monkeypatch):
     monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda device=None: mem.update(peak=mem["allocated"]))
     monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: mem["allocated"])
     monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: mem["peak"])
-    mem["peak"] = 10 ** 9                                                   # stale peak from earlier work
+    mem["peak"] = 10**9  # stale peak from earlier work
 
     def work():
         mem["peak"] = mem["allocated"] + 4096
@@ -314,11 +382,11 @@ def test_bad_arguments():
 
 
 def test_fit_step_time():
-    fixed, bandwidth = bench.fit_step_time([4e6, 36e6, 20e6], [2.4, 5.6, 4.0])     # 2 ms + bytes at 10 GB/s
+    fixed, bandwidth = bench.fit_step_time([4e6, 36e6, 20e6], [2.4, 5.6, 4.0])  # 2 ms + bytes at 10 GB/s
     assert fixed == pytest.approx(2.0) and bandwidth == pytest.approx(1e10)
-    assert bench.fit_step_time([1e6, 1e6], [1.0, 2.0]) is None                     # no spread in bytes
-    assert bench.fit_step_time([1e6, 2e6], [2.0, 1.0]) is None                     # time falls with bytes
-    assert bench.fit_step_time([1e6, 2e6], [0.1, 10.0]) is None                    # negative fixed cost
+    assert bench.fit_step_time([1e6, 1e6], [1.0, 2.0]) is None  # no spread in bytes
+    assert bench.fit_step_time([1e6, 2e6], [2.0, 1.0]) is None  # time falls with bytes
+    assert bench.fit_step_time([1e6, 2e6], [0.1, 10.0]) is None  # negative fixed cost
     with pytest.raises(ValueError):
         bench.fit_step_time([1.0], [1.0, 2.0])
 
@@ -327,4 +395,4 @@ def test_default_output_is_git_ignored():
     from pathlib import Path
 
     ignored = (Path(__file__).resolve().parents[2] / ".gitignore").read_text().split()
-    assert bench.DEFAULT_OUT.split("/")[0] + "/" in ignored      # a re-run never overwrites benchmarks/
+    assert bench.DEFAULT_OUT.split("/")[0] + "/" in ignored  # a re-run never overwrites benchmarks/

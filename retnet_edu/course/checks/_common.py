@@ -85,7 +85,7 @@ def _call(name: str, fn, *args):
         result = fn(*args)
     except Exception as e:  # noqa: BLE001 - a learner's bug must become a hint, never a crash
         return False, report(name, False, "", f"your function raised {_short(e)}")
-    if result is None or result is ...:       # the stub whose body is still `...`
+    if result is None or result is ...:  # the stub whose body is still `...`
         return False, _pending(name)
     return True, result
 
@@ -95,7 +95,7 @@ def _tensor(x, dtype=torch.float64):
     try:
         if isinstance(x, torch.Tensor):
             return x.detach().to(dtype)
-        return torch.as_tensor(x, dtype=dtype)      # straight to dtype: a Python float/complex keeps all digits
+        return torch.as_tensor(x, dtype=dtype)  # straight to dtype: a Python float/complex keeps all digits
     except Exception:  # noqa: BLE001
         return None
 
@@ -124,8 +124,11 @@ def _D(gamma: float, T: int) -> torch.Tensor:
     """D[n, m] = γ^(n-m) for n ≥ m, else 0 (float64, written out independently of retnet_edu.retention)."""
     n = torch.arange(T, dtype=torch.float64)
     dist = n[:, None] - n[None, :]
-    return torch.where(dist >= 0, torch.pow(torch.tensor(float(gamma), dtype=torch.float64), dist.clamp(min=0)),
-                       torch.zeros((), dtype=torch.float64))
+    return torch.where(
+        dist >= 0,
+        torch.pow(torch.tensor(float(gamma), dtype=torch.float64), dist.clamp(min=0)),
+        torch.zeros((), dtype=torch.float64),
+    )
 
 
 def _integer(answer):

@@ -11,13 +11,22 @@ __all__ = ["ex00_gamma_for_memory", "ex00_half_life"]
 
 def ex00_gamma_for_memory(gamma) -> Verdict:
     """Exercise 00.1: the γ whose effective memory 1/(1-γ) is 100 tokens."""
-    return check_close("Exercise 00.1", gamma, 1 - 1 / 100,
-                       hint="effective memory is 1/(1-γ): solve 1/(1-γ) = 100 for γ",
-                       success="a head with γ = 0.99 remembers about 100 tokens")
+    return check_close(
+        "Exercise 00.1",
+        gamma,
+        1 - 1 / 100,
+        hint="effective memory is 1/(1-γ): solve 1/(1-γ) = 100 for γ",
+        success="a head with γ = 0.99 remembers about 100 tokens",
+    )
 
 
 def ex00_half_life(n) -> Verdict:
     """Exercise 00.2: after how many tokens γ = 31/32 has decayed to one half (a real number, not rounded)."""
-    return check_close("Exercise 00.2", n, math.log(2) / -math.log(31 / 32), rtol=1e-6,
-                       hint="solve γ^n = 1/2 for n: take logarithms of both sides",
-                       success="the fastest head (γ = 31/32) halves a token's weight after ~21.8 tokens")
+    return check_close(
+        "Exercise 00.2",
+        n,
+        math.log(2) / -math.log(31 / 32),
+        rtol=1e-6,
+        hint="solve γ^n = 1/2 for n: take logarithms of both sides",
+        success="the fastest head (γ = 31/32) halves a token's weight after ~21.8 tokens",
+    )

@@ -30,14 +30,24 @@ def ex01_state_weight(weight) -> Verdict:
     value = _as_float(weight)
     if value is None:
         return report(name, False, "", f"expected a number, got {type(weight).__name__}")
-    expected = 0.9 ** 7
+    expected = 0.9**7
     if math.isclose(value, expected, rel_tol=1e-9):
         return report(name, True, "S_10 holds k_3ᵀ v_3 with weight γ^(10-3) = 0.9^7 ≈ 0.478", "")
-    if any(math.isclose(value, 0.9 ** p, rel_tol=1e-9) for p in (6, 8)):
-        return report(name, False, "", "off by one: the newest token (m = n) enters S_n with weight γ^0 = 1, "
-                                       "and each later step multiplies what is stored by γ once")
-    return report(name, False, "", "unroll S_n = γ S_{n-1} + k_nᵀ v_n: count how many times k_3ᵀ v_3 is "
-                                   "multiplied by γ between step 3 and step 10")
+    if any(math.isclose(value, 0.9**p, rel_tol=1e-9) for p in (6, 8)):
+        return report(
+            name,
+            False,
+            "",
+            "off by one: the newest token (m = n) enters S_n with weight γ^0 = 1, "
+            "and each later step multiplies what is stored by γ once",
+        )
+    return report(
+        name,
+        False,
+        "",
+        "unroll S_n = γ S_{n-1} + k_nᵀ v_n: count how many times k_3ᵀ v_3 is "
+        "multiplied by γ between step 3 and step 10",
+    )
 
 
 def ex01_linear_attention_rnn(fn) -> Verdict:
@@ -54,7 +64,7 @@ def ex01_linear_attention_rnn(fn) -> Verdict:
     scores = q @ k.T
     expected = (scores * _causal(7)) @ v
     if _same(got, expected):
-        ok, out1 = _call(name, fn, q[:1], k[:1], v[:1])          # T = 1 must work too
+        ok, out1 = _call(name, fn, q[:1], k[:1], v[:1])  # T = 1 must work too
         if not ok:
             return out1
         if not _same(_tensor(out1), expected[:1]):
@@ -70,8 +80,12 @@ def ex01_linear_attention_rnn(fn) -> Verdict:
     soft = torch.softmax(scores.masked_fill(_causal(7) == 0, float("-inf")) / math.sqrt(3), dim=-1) @ v
     if _same(got, soft):
         return report(name, False, "", "that is softmax attention: linear attention drops the softmax")
-    return report(name, False, "", "keep S, a (d_k, d_v) matrix, start it at zeros, add the outer product k_nᵀ v_n, "
-                                   "then read o_n = q_n S_n")
+    return report(
+        name,
+        False,
+        "",
+        "keep S, a (d_k, d_v) matrix, start it at zeros, add the outer product k_nᵀ v_n, then read o_n = q_n S_n",
+    )
 
 
 def ex01_power_from_eigenvalues(c) -> Verdict:
@@ -82,18 +96,23 @@ def ex01_power_from_eigenvalues(c) -> Verdict:
     value = _as_float(c)
     if value is None:
         return report(name, False, "", f"expected a (real) number, got {type(c).__name__}")
-    expected = 0.9 ** 12
+    expected = 0.9**12
     if math.isclose(value, expected, rel_tol=1e-9):
         return report(name, True, "λ^12 = 0.9^12 e^(±i·12π/6) = 0.9^12: A^12 = 0.9^12 I ≈ 0.282 I", "")
     if math.isclose(value, -expected, rel_tol=1e-9):
         return report(name, False, "", "check the phase: 12θ = 2π, and e^(2πi) is +1")
     if math.isclose(value, 1.0, rel_tol=1e-9):
-        return report(name, False, "", "the rotation comes back after a full turn, but every step also scales by "
-                                       "|λ| = γ")
+        return report(
+            name, False, "", "the rotation comes back after a full turn, but every step also scales by |λ| = γ"
+        )
     if math.isclose(value, 0.9, rel_tol=1e-9):
         return report(name, False, "", "A^12 raises each eigenvalue γe^(±iθ) to the 12th power: both γ and e^(iθ)")
-    return report(name, False, "", "write A = Λ diag(γe^(iθ), γe^(-iθ)) Λ^-1, so A^12 = Λ diag(λ^12) Λ^-1: "
-                                   "compute λ^12 for both eigenvalues")
+    return report(
+        name,
+        False,
+        "",
+        "write A = Λ diag(γe^(iθ), γe^(-iθ)) Λ^-1, so A^12 = Λ diag(λ^12) Λ^-1: compute λ^12 for both eigenvalues",
+    )
 
 
 def ex01_relative_score(fn) -> Verdict:
@@ -131,9 +150,11 @@ def ex01_relative_score(fn) -> Verdict:
     if close(got, [w.real for w in want]):
         return report(name, False, "", "keep the complex number: the real part is taken later (notebook 04)")
     if close(got, wrong["noconj"]):
-        return report(name, False, "", "your score depends on n + m: the key side of eq. 4 carries a † "
-                                       "(complex conjugate)")
+        return report(
+            name, False, "", "your score depends on n + m: the key side of eq. 4 carries a † (complex conjugate)"
+        )
     if close(got, wrong["qconj"]):
         return report(name, False, "", "you conjugated the query side: eq. 4 conjugates the key, (K_m e^(imθ))^†")
-    return report(name, False, "", "multiply q by e^(inθ) and k by e^(imθ) element-wise, conjugate the key, "
-                                   "then sum the products")
+    return report(
+        name, False, "", "multiply q by e^(inθ) and k by e^(imθ) element-wise, conjugate the key, then sum the products"
+    )

@@ -34,24 +34,36 @@ def ex02_decay_mask(fn) -> Verdict:
             return out
         got = _tensor(out)
         expected = _D(gamma, T)
-        if _same(got, expected, 1e-6):           # float32 answers are fine
+        if _same(got, expected, 1e-6):  # float32 answers are fine
             continue
         if got is None or tuple(got.shape) != (T, T):
-            return report(name, False, "", f"for T = {T} expected a ({T}, {T}) matrix, "
-                                           f"got shape {None if got is None else tuple(got.shape)}")
+            return report(
+                name,
+                False,
+                "",
+                f"for T = {T} expected a ({T}, {T}) matrix, got shape {None if got is None else tuple(got.shape)}",
+            )
         if not bool(torch.isfinite(got).all()):
-            return report(name, False, "", f"NaN or inf for γ = {gamma}, T = {T}: a negative exponent n - m "
-                                           "blows up before the mask can zero it; never compute γ^(n-m) for m > n")
+            return report(
+                name,
+                False,
+                "",
+                f"NaN or inf for γ = {gamma}, T = {T}: a negative exponent n - m "
+                "blows up before the mask can zero it; never compute γ^(n-m) for m > n",
+            )
         if _same(got, expected.T, 1e-6):
-            return report(name, False, "", "rows are queries n, columns keys m: the non-zeros belong on and below "
-                                           "the diagonal")
+            return report(
+                name, False, "", "rows are queries n, columns keys m: the non-zeros belong on and below the diagonal"
+            )
         if bool((torch.triu(got, 1) != 0).any()):
-            return report(name, False, "", "D is causal: D[n, m] must be exactly 0 for m > n (a query never sees "
-                                           "later keys)")
+            return report(
+                name, False, "", "D is causal: D[n, m] must be exactly 0 for m > n (a query never sees later keys)"
+            )
         if not bool((torch.diagonal(got) == 1).all()):
             return report(name, False, "", "the diagonal is γ^0 = 1: a token gives itself full weight")
-        return report(name, False, "", f"wrong values for γ = {gamma}, T = {T}: D[n, m] = γ^(n-m) on and below "
-                                       "the diagonal")
+        return report(
+            name, False, "", f"wrong values for γ = {gamma}, T = {T}: D[n, m] = γ^(n-m) on and below the diagonal"
+        )
     return report(name, True, "D = causal mask ⊙ decay, for any γ and T", "")
 
 
@@ -66,14 +78,18 @@ def ex02_tokens_for_weight(L) -> Verdict:
     value = _integer(L)
     if value is None:
         return report(name, False, "", "a number of tokens is a whole number: take the smallest L that is enough")
-    expected = math.ceil(math.log(0.05) / math.log(0.99))          # 299
+    expected = math.ceil(math.log(0.05) / math.log(0.99))  # 299
     if value == expected:
-        return report(name, True, "the most recent 299 tokens hold 95% of this head's weight (1 - 0.99^299 ≥ 0.95)",
-                      "")
+        return report(name, True, "the most recent 299 tokens hold 95% of this head's weight (1 - 0.99^299 ≥ 0.95)", "")
     if value == expected - 1:
         return report(name, False, "", "just short: with that many tokens 1 - γ^L is still below 0.95")
-    return report(name, False, "", "the L most recent tokens carry Σ_{j<L} γ^j = (1 - γ^L)/(1 - γ), a fraction "
-                                   "1 - γ^L of the total: solve 1 - γ^L ≥ 0.95 for the smallest whole L")
+    return report(
+        name,
+        False,
+        "",
+        "the L most recent tokens carry Σ_{j<L} γ^j = (1 - γ^L)/(1 - γ), a fraction "
+        "1 - γ^L of the total: solve 1 - γ^L ≥ 0.95 for the smallest whole L",
+    )
 
 
 def ex02_lm_schedule(gammas) -> Verdict:
@@ -89,16 +105,24 @@ def ex02_lm_schedule(gammas) -> Verdict:
     if _same(got, expected, 1e-12):
         return report(name, True, "effective memories 32 … 512, evenly spaced on a log scale", "")
     if _same(got, 1 - 2.0 ** (-5 - h), 1e-12):
-        return report(name, False, "", "that is eq. 8's schedule 1 - 2^(-5-h); the LM runs spread log(1 - γ) evenly "
-                                       "from log 1/32 to log 1/512")
+        return report(
+            name,
+            False,
+            "",
+            "that is eq. 8's schedule 1 - 2^(-5-h); the LM runs spread log(1 - γ) evenly from log 1/32 to log 1/512",
+        )
     if _same(got, 1 / (1 - expected), 1e-9):
         return report(name, False, "", "those are the effective memories 1/(1 - γ); the exercise asks for γ")
     if _same(got, 1 - 1 / torch.linspace(32, 512, 6, dtype=torch.float64), 1e-12):
         return report(name, False, "", "spaced evenly in memory; the paper spaces them evenly in log(1 - γ)")
     if _same(got, torch.linspace(1 - 1 / 32, 1 - 1 / 512, 6, dtype=torch.float64), 1e-12):
         return report(name, False, "", "spaced evenly in γ; the paper spaces them evenly in log(1 - γ)")
-    return report(name, False, "", "take 6 points evenly spaced from log(1/32) to log(1/512), exponentiate "
-                                   "them to get 1 - γ, then γ")
+    return report(
+        name,
+        False,
+        "",
+        "take 6 points evenly spaced from log(1/32) to log(1/512), exponentiate them to get 1 - γ, then γ",
+    )
 
 
 def ex02_slowest_memory(memory) -> Verdict:
@@ -109,11 +133,11 @@ def ex02_slowest_memory(memory) -> Verdict:
     value = _as_float(memory)
     if value is None:
         return report(name, False, "", f"expected a number, got {type(memory).__name__}")
-    expected = 2.0 ** 20
+    expected = 2.0**20
     if math.isclose(value, expected, rel_tol=1e-9):
         return report(name, True, "2^20 ≈ 1.05 million tokens: far beyond any training length, almost no decay", "")
-    if math.isclose(value, 2.0 ** 21, rel_tol=1e-9):
+    if math.isclose(value, 2.0**21, rel_tol=1e-9):
         return report(name, False, "", "heads are numbered h = 0 … H-1: the slowest of 16 is h = 15")
-    if math.isclose(value, 1 - 2.0 ** -20, rel_tol=1e-12) or math.isclose(value, 2.0 ** -20, rel_tol=1e-9):
+    if math.isclose(value, 1 - 2.0**-20, rel_tol=1e-12) or math.isclose(value, 2.0**-20, rel_tol=1e-9):
         return report(name, False, "", "that is γ or 1 - γ; effective memory is 1/(1 - γ), counted in tokens")
     return report(name, False, "", "γ_h = 1 - 2^(-5-h) gives 1/(1 - γ_h) = 2^(5+h): use the last head")

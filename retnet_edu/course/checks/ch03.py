@@ -41,8 +41,12 @@ def ex03_parallel_retention(fn) -> Verdict:
         if _same(got, expected):
             continue
         if got is None or tuple(got.shape) != (T, 4):
-            return report(name, False, "", f"expected a (T, d_v) = ({T}, 4) tensor, "
-                                           f"got shape {None if got is None else tuple(got.shape)}")
+            return report(
+                name,
+                False,
+                "",
+                f"expected a (T, d_v) = ({T}, 4) tensor, got shape {None if got is None else tuple(got.shape)}",
+            )
         if _same(got, scores @ vs):
             return report(name, False, "", "no mask: D zeroes the future (m > n) and decays the past")
         if _same(got, (scores * _causal(T)) @ vs):
@@ -51,8 +55,12 @@ def ex03_parallel_retention(fn) -> Verdict:
             return report(name, False, "", "D is transposed: D[n, m] = γ^(n-m) for n ≥ m (row n = query)")
         if _same(got, (scores @ D) @ vs):
             return report(name, False, "", "⊙ is the element-wise product (*), not a matrix product (@)")
-        return report(name, False, "", f"wrong values for γ = {gamma}: compute Q Kᵀ, multiply element-wise by D, "
-                                       "then multiply by V")
+        return report(
+            name,
+            False,
+            "",
+            f"wrong values for γ = {gamma}: compute Q Kᵀ, multiply element-wise by D, then multiply by V",
+        )
     return report(name, True, "(Q Kᵀ ⊙ D) V: the parallel form of retention", "")
 
 
@@ -72,7 +80,7 @@ def ex03_recurrent_retention(fn) -> Verdict:
     o, S = _tensor(out[0]), _tensor(out[1])
     D = _D(gamma, 6)
     expected_o = ((q @ k.T) * D) @ v
-    w = gamma ** torch.arange(5, -1, -1, dtype=torch.float64)               # γ^(T-1-m)
+    w = gamma ** torch.arange(5, -1, -1, dtype=torch.float64)  # γ^(T-1-m)
     expected_S = (k * w[:, None]).T @ v
     if _same(o, expected_o) and _same(S, expected_S):
         return report(name, True, "the recurrence gives the parallel outputs, and S = Σ_m γ^(T-1-m) k_mᵀ v_m", "")
@@ -80,15 +88,23 @@ def ex03_recurrent_retention(fn) -> Verdict:
         return report(name, False, "", "S has shape (d_v, d_k); the paper's state k_nᵀ v_n is (d_k, d_v)")
     if o is None or tuple(o.shape) != (6, 4):
         return report(name, False, "", f"o must be (T, d_v) = (6, 4), got {None if o is None else tuple(o.shape)}")
-    late = D * gamma                                                        # S = γ (S + kᵀv): every weight × γ
+    late = D * gamma  # S = γ (S + kᵀv): every weight × γ
     if _same(o, ((q @ k.T) * late) @ v):
-        return report(name, False, "", "the newest token enters with weight 1: decay the old state first "
-                                       "(γ S_{n-1}), then add k_nᵀ v_n")
+        return report(
+            name,
+            False,
+            "",
+            "the newest token enters with weight 1: decay the old state first (γ S_{n-1}), then add k_nᵀ v_n",
+        )
     if _same(o, ((q @ k.T) * (D * _causal(6, -1)) / gamma) @ v):
         return report(name, False, "", "read o_n = q_n S_n after the update, so token n sees itself")
     if _same(o, expected_o):
-        return report(name, False, "", "the outputs are right but the returned S is not the final state "
-                                       "(the state after the last token)")
+        return report(
+            name,
+            False,
+            "",
+            "the outputs are right but the returned S is not the final state (the state after the last token)",
+        )
     return report(name, False, "", "start from S = 0; for each n: S = γ S + outer(k_n, v_n), then o_n = q_n S")
 
 
@@ -104,18 +120,20 @@ def ex03_multihead_retention(fn) -> Verdict:
     if not ok:
         return out
     got = _tensor(out)
-    D = torch.stack([_D(float(g), 5) for g in gamma])                        # (H, T, T)
+    D = torch.stack([_D(float(g), 5) for g in gamma])  # (H, T, T)
     scores = q @ k.transpose(-1, -2)
     expected = (scores * D) @ v
     if _same(got, expected):
         return report(name, True, "one decay matrix per head, (H, T, T), broadcast over the batch", "")
     if got is None or tuple(got.shape) != (2, 3, 5, 2):
-        return report(name, False, "", f"expected (B, H, T, d_v) = (2, 3, 5, 2), "
-                                       f"got {None if got is None else tuple(got.shape)}")
+        return report(
+            name, False, "", f"expected (B, H, T, d_v) = (2, 3, 5, 2), got {None if got is None else tuple(got.shape)}"
+        )
     if _same(got, (scores * D[0]) @ v) or _same(got, (scores * D[-1]) @ v):
         return report(name, False, "", "every head used the same γ: head h needs its own γ_h")
-    return report(name, False, "", "build D with shape (H, T, T), one γ_h per head; (B, H, T, T) scores ⊙ D "
-                                   "broadcasts over B")
+    return report(
+        name, False, "", "build D with shape (H, T, T), one γ_h per head; (B, H, T, T) scores ⊙ D broadcasts over B"
+    )
 
 
 def ex03_cost_ratio(ratio) -> Verdict:
@@ -130,9 +148,15 @@ def ex03_cost_ratio(ratio) -> Verdict:
     T, d_k, d_v = 4096, 64, 64
     expected = (T * T * (d_k + d_v)) / (T * 2 * d_k * d_v)
     if math.isclose(value, expected, rel_tol=1e-9):
-        return report(name, True, "64× more multiply-adds for the parallel form at T = 4096 (T(d_k+d_v)/(2 d_k d_v))",
-                      "")
+        return report(
+            name, True, "64× more multiply-adds for the parallel form at T = 4096 (T(d_k+d_v)/(2 d_k d_v))", ""
+        )
     if math.isclose(value, 1 / expected, rel_tol=1e-9):
         return report(name, False, "", "that is recurrent over parallel; the exercise asks parallel over recurrent")
-    return report(name, False, "", "parallel: T² d_k for Q Kᵀ plus T² d_v for (…)V; recurrent: per token d_k d_v "
-                                   "for the update and d_k d_v for q_n S_n; divide the two totals")
+    return report(
+        name,
+        False,
+        "",
+        "parallel: T² d_k for Q Kᵀ plus T² d_v for (…)V; recurrent: per token d_k d_v "
+        "for the update and d_k d_v for q_n S_n; divide the two totals",
+    )

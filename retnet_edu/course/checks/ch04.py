@@ -48,18 +48,27 @@ def ex04_rotate_every_two(fn) -> Verdict:
     if _same(got, _rotate_every_two(x), 0):
         return report(name, True, "each pair multiplied by i; applying it twice gives -x", "")
     if got is None or tuple(got.shape) != (3, 8):
-        return report(name, False, "", "expected the shape of x, (3, 8), got "
-                                       f"{None if got is None else tuple(got.shape)}")
+        return report(
+            name, False, "", f"expected the shape of x, (3, 8), got {None if got is None else tuple(got.shape)}"
+        )
     if _same(got, -_rotate_every_two(x), 0):
-        return report(name, False, "", "the sign is on the wrong coordinate: this multiplies each pair by -i, "
-                                       "not by i")
+        return report(name, False, "", "the sign is on the wrong coordinate: this multiplies each pair by -i, not by i")
     if _same(got, torch.cat((-x[..., 4:], x[..., :4]), dim=-1), 0):
-        return report(name, False, "", "that is rotate_half (pairs i and i + d/2); the official code pairs "
-                                       "neighbours: (x_0, x_1), (x_2, x_3), …")
+        return report(
+            name,
+            False,
+            "",
+            "that is rotate_half (pairs i and i + d/2); the official code pairs neighbours: (x_0, x_1), (x_2, x_3), …",
+        )
     if _same(got, torch.stack((x[..., 1::2], x[..., 0::2]), dim=-1).flatten(-2), 0):
         return report(name, False, "", "swapping is a reflection: a quarter turn also needs a minus sign")
-    return report(name, False, "", "take the even coordinates x[..., 0::2] and the odd ones x[..., 1::2], and "
-                                   "interleave (-odd, even) back into one last dimension")
+    return report(
+        name,
+        False,
+        "",
+        "take the even coordinates x[..., 0::2] and the odd ones x[..., 1::2], and "
+        "interleave (-odd, even) back into one last dimension",
+    )
 
 
 def ex04_rotate(fn) -> Verdict:
@@ -79,12 +88,18 @@ def ex04_rotate(fn) -> Verdict:
         if _same(got, expected):
             continue
         if got is None or tuple(got.shape) != (5, 8):
-            return report(name, False, "", f"expected the shape of x, (5, 8), got "
-                                           f"{None if got is None else tuple(got.shape)}")
+            return report(
+                name, False, "", f"expected the shape of x, (5, 8), got {None if got is None else tuple(got.shape)}"
+            )
         rope = (10000.0 ** (-2.0 * torch.arange(4, dtype=torch.float64) / 8)).repeat_interleave(2)
         if _same(got, _turn(x, offset, rope)):
-            return report(name, False, "", "those are standard RoPE's angles 10000^(-2i/d_k); the official code "
-                                           "uses 1/10000^linspace(0, 1, d_k/2)")
+            return report(
+                name,
+                False,
+                "",
+                "those are standard RoPE's angles 10000^(-2i/d_k); the official code "
+                "uses 1/10000^linspace(0, 1, d_k/2)",
+            )
         if _same(got, _turn(x, offset, -angles)):
             return report(name, False, "", "you turned by -nθ: both queries and keys turn by +nθ")
         if offset and _same(got, _turn(x, 0, angles)):
@@ -106,8 +121,9 @@ def ex04_full_turn(tokens) -> Verdict:
         return report(name, False, "", f"expected a number, got {type(tokens).__name__}")
     expected = 2 * math.pi / 1e-4
     if math.isclose(value, expected, rel_tol=1e-6):
-        return report(name, True, "2π/θ ≈ 62 832 tokens: the slowest pair can tell positions apart across long "
-                                  "distances", "")
+        return report(
+            name, True, "2π/θ ≈ 62 832 tokens: the slowest pair can tell positions apart across long distances", ""
+        )
     if math.isclose(value, 1e4, rel_tol=1e-6):
         return report(name, False, "", "a full turn is 2π radians, not 1")
     if math.isclose(value, math.pi / 1e-4, rel_tol=1e-6):

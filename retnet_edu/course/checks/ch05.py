@@ -34,16 +34,35 @@ def ex05_decay_split(answer) -> Verdict:
     except (TypeError, ValueError):
         return report(name, False, "", "answer with three whole numbers: (xi exponent, zeta exponent, number of γ^B)")
     if (xi, zeta, hops) == (2, 1, 2):
-        return report(name, True, "γ^2 (ξ_1) · γ^1 (ζ_2) · (γ^4)^2 = γ^11: the three factors cover the distance "
-                      "13 - 2 exactly", "")
+        return report(
+            name,
+            True,
+            "γ^2 (ξ_1) · γ^1 (ζ_2) · (γ^4)^2 = γ^11: the three factors cover the distance 13 - 2 exactly",
+            "",
+        )
     if xi + zeta + 4 * hops != 11:
-        return report(name, False, "", f"γ^{xi} · γ^{zeta} · (γ^4)^{hops} = γ^{xi + zeta + 4 * hops}, not γ^11: the "
-                      "exponents must add up to n - m")
+        return report(
+            name,
+            False,
+            "",
+            f"γ^{xi} · γ^{zeta} · (γ^4)^{hops} = γ^{xi + zeta + 4 * hops}, not γ^11: the "
+            "exponents must add up to n - m",
+        )
     if (xi, zeta) == (1, 2):
-        return report(name, False, "", "right total, but ξ and ζ are swapped: ξ_j belongs to the query's in-chunk row "
-                      "j, ζ_j' to the key's in-chunk row j'")
-    return report(name, False, "", "right total, wrong split: write n = iB + j and m = i'B + j', then count the "
-                  "state updates between chunk i' and chunk i")
+        return report(
+            name,
+            False,
+            "",
+            "right total, but ξ and ζ are swapped: ξ_j belongs to the query's in-chunk row "
+            "j, ζ_j' to the key's in-chunk row j'",
+        )
+    return report(
+        name,
+        False,
+        "",
+        "right total, wrong split: write n = iB + j and m = i'B + j', then count the "
+        "state updates between chunk i' and chunk i",
+    )
 
 
 def ex05_state_update(fn) -> Verdict:
@@ -65,14 +84,24 @@ def ex05_state_update(fn) -> Verdict:
         if _same(out, want):
             continue
         if not isinstance(out, torch.Tensor) or out.shape != want.shape:
-            return report(name, False, "", f"R must be a tensor of shape (B, H, d_k, d_v) = {tuple(want.shape)}, got "
-                          f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}")
+            return report(
+                name,
+                False,
+                "",
+                f"R must be a tensor of shape (B, H, d_k, d_v) = {tuple(want.shape)}, got "
+                f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}",
+            )
         j = torch.arange(b, dtype=torch.float64)
         decay_b = gamma.pow(b)[:, None, None]
         no_zeta = decay_b * R_prev + k.transpose(-1, -2) @ v
         if _same(out, no_zeta):
-            return report(name, False, "", "this is the paper's Figure 4: every token of the chunk must also be "
-                          "decayed to the chunk's end (ζ_j = γ^(b-1-j))")
+            return report(
+                name,
+                False,
+                "",
+                "this is the paper's Figure 4: every token of the chunk must also be "
+                "decayed to the chunk's end (ζ_j = γ^(b-1-j))",
+            )
         zeta_shift = decay_powers(gamma, b - j)
         if _same(out, decay_b * R_prev + k.transpose(-1, -2) @ (v * zeta_shift[..., None])):
             return report(name, False, "", "ζ is off by one: the chunk's last token (j = b-1) must get weight γ^0 = 1")
@@ -85,7 +114,12 @@ def ex05_state_update(fn) -> Verdict:
 def ex05_balance_chunk_size(B) -> Verdict:
     """Exercise 05.3: for d_k = 64 and d_v = 128, the chunk size B (a real number) at which a chunk's inner part
     costs as many multiply-adds as its cross part plus its state update."""
-    return check_close("Exercise 05.3", B, 2 * 64 * 128 / (64 + 128), rtol=1e-6,
-                       hint="inner: B²(d_k + d_v) per chunk; cross + state: 2 B d_k d_v per chunk; set them equal",
-                       success="B = 2 d_k d_v / (d_k + d_v) ≈ 85.3: below it the d_k × d_v state work dominates, "
-                               "above it the B × B blocks do")
+    return check_close(
+        "Exercise 05.3",
+        B,
+        2 * 64 * 128 / (64 + 128),
+        rtol=1e-6,
+        hint="inner: B²(d_k + d_v) per chunk; cross + state: 2 B d_k d_v per chunk; set them equal",
+        success="B = 2 d_k d_v / (d_k + d_v) ≈ 85.3: below it the d_k × d_v state work dominates, "
+        "above it the B × B blocks do",
+    )

@@ -23,8 +23,13 @@ def ex06_overflow_length(T) -> Verdict:
     want = split_decay_overflow_length(31 / 32, torch.float16)
     if isinstance(T, bool) or not isinstance(T, numbers.Integral):
         if isinstance(T, numbers.Real) and abs(T - 1 - math.log(65504) / math.log(32 / 31)) < 2:
-            return report(name, False, "", "close, but a length is a whole number of tokens: which integer T is the "
-                          "first one whose largest exponent T-1 overflows?")
+            return report(
+                name,
+                False,
+                "",
+                "close, but a length is a whole number of tokens: which integer T is the "
+                "first one whose largest exponent T-1 overflows?",
+            )
         return report(name, False, "", "expected a whole number of tokens")
     if T == want:
         return report(name, True, f"T = {T}: γ^(-{T - 1}) exceeds 65504, the largest float16", "")
@@ -44,30 +49,45 @@ def ex06_bf16_heads(heads) -> Verdict:
         return report(name, False, "", "answer with a list of head indices, e.g. [0, 1]")
     want = list(range(4, 12))
     if got == want:
-        return report(name, True, "heads 4 … 11: bfloat16 keeps 8 significant bits, so below 1 its steps are "
-                      "2^-8 apart and 1 - 2^-9 (a tie) rounds to 1", "")
+        return report(
+            name,
+            True,
+            "heads 4 … 11: bfloat16 keeps 8 significant bits, so below 1 its steps are "
+            "2^-8 apart and 1 - 2^-9 (a tie) rounds to 1",
+            "",
+        )
     if got == list(range(5, 12)):
-        return report(name, False, "", "almost: 1 - 2^-9 lies exactly halfway between two bfloat16 numbers; "
-                      "round-to-nearest-even picks the one with an even last bit")
+        return report(
+            name,
+            False,
+            "",
+            "almost: 1 - 2^-9 lies exactly halfway between two bfloat16 numbers; "
+            "round-to-nearest-even picks the one with an even last bit",
+        )
     return report(name, False, "", "bfloat16 has 8 significant bits: how far apart are its numbers just below 1?")
 
 
 def ex06_eps_rms(r) -> Verdict:
     """Exercise 06.3: the RMS r of a pre-norm row at which the group norm with eps = 1e-6 returns the row 1 %
     smaller than with eps = 0 (x / √(r² + eps) = 0.99 · x / r)."""
-    return check_close("Exercise 06.3", r, 0.99 * math.sqrt(1e-6 / (1 - 0.99 ** 2)), rtol=1e-4,
-                       hint="solve r / √(r² + eps) = 0.99 for r",
-                       success="r ≈ 7.0e-3: rows whose RMS is below ~1e-2 are visibly shrunk by eps = 1e-6")
+    return check_close(
+        "Exercise 06.3",
+        r,
+        0.99 * math.sqrt(1e-6 / (1 - 0.99**2)),
+        rtol=1e-4,
+        hint="solve r / √(r² + eps) = 0.99 for r",
+        success="r ≈ 7.0e-3: rows whose RMS is below ~1e-2 are visibly shrunk by eps = 1e-6",
+    )
 
 
 _BUG_HINTS = {
     "zeta missing": "it is right within the first chunk, and also with chunk_size = 1 and with γ = 1: which "
-                    "factor of eq. 7 is 1 in both cases?",
+    "factor of eq. 7 is 1 in both cases?",
     "xi off by one": "it is right within the first chunk and when γ = 1, but wrong with chunk_size = 1: which "
-                     "factor multiplies every cross-chunk term, even for a chunk of one token?",
+    "factor multiplies every cross-chunk term, even for a chunk of one token?",
     "state not decayed": "its first wrong token is 1 (the second token) and it is right whenever γ = 1",
     "1/S instead of 1/sqrt(S)": "its rows are only rescaled: compare its row factors with 1/√S_n and 1/S_n, "
-                                "S_n = Σ_(i≤n) γ^i",
+    "S_n = Σ_(i≤n) γ^i",
 }
 
 

@@ -30,8 +30,13 @@ def ex07_layer_params(fn) -> Verdict:
             continue
         if isinstance(got, numbers.Real) and got == want - 2 * d:
             return report(name, False, "", "almost: the two RMSNorms each have a gain vector of d weights")
-        return report(name, False, "", f"d={d}, value_dim={V}, ffn_dim={F}: count q, k (d × d), v, g (d × value_dim), "
-                      "out (value_dim × d), fc1, gate (d × ffn_dim), fc2 (ffn_dim × d): no biases")
+        return report(
+            name,
+            False,
+            "",
+            f"d={d}, value_dim={V}, ffn_dim={F}: count q, k (d × d), v, g (d × value_dim), "
+            "out (value_dim × d), fc1, gate (d × ffn_dim), fc2 (ffn_dim × d): no biases",
+        )
     return report(name, True, "2d² + 3·d·value_dim + 3·d·ffn_dim + 2d, checked against the modules", "")
 
 
@@ -45,10 +50,18 @@ def ex07_ffn_width(F) -> Verdict:
     if F == 1024:
         return report(name, True, "ffn_dim = 4d/3 = 1024: retention 8d² + gated FFN 3·d·(4d/3) = 4d² → 12d²", "")
     if F == 2 * 768:
-        return report(name, False, "", "2d is the paper's width for a plain (ungated) FFN with two matrices; the gated "
-                      "FFN has three")
-    return report(name, False, "", "retention takes 2d² + 3·d·(2d) = 8d²; the gated FFN has three d × ffn_dim "
-                  "matrices: solve 3·d·ffn_dim = 4d²")
+        return report(
+            name,
+            False,
+            "",
+            "2d is the paper's width for a plain (ungated) FFN with two matrices; the gated FFN has three",
+        )
+    return report(
+        name,
+        False,
+        "",
+        "retention takes 2d² + 3·d·(2d) = 8d²; the gated FFN has three d × ffn_dim matrices: solve 3·d·ffn_dim = 4d²",
+    )
 
 
 def ex07_official_state(fn) -> Verdict:
@@ -68,17 +81,26 @@ def ex07_official_state(fn) -> Verdict:
     if not ok:
         return got
     if _same(got, S):
-        return report(name, True, "S = prev_key_valueᵀ · √scale: the official state is the paper's, transposed and "
-                      "divided by √S_(T-1)", "")
+        return report(
+            name,
+            True,
+            "S = prev_key_valueᵀ · √scale: the official state is the paper's, transposed and divided by √S_(T-1)",
+            "",
+        )
     if not isinstance(got, torch.Tensor) or got.shape != S.shape:
-        return report(name, False, "", f"S must have shape (B, H, d_k, d_v) = {tuple(S.shape)}: the official state "
-                      "is stored transposed")
+        return report(
+            name,
+            False,
+            "",
+            f"S must have shape (B, H, d_k, d_v) = {tuple(S.shape)}: the official state is stored transposed",
+        )
     if _same(got, kv.transpose(-1, -2)):
         return report(name, False, "", "right shape, but the official state is also divided by √scale")
     if _same(got, kv.transpose(-1, -2) * scale[None, :, None, None]):
         return report(name, False, "", "the official state is divided by the square root of scale, not by scale")
-    return report(name, False, "", "transpose the last two dimensions and undo the official scaling (one factor "
-                                   "per head)")
+    return report(
+        name, False, "", "transpose the last two dimensions and undo the official scaling (one factor per head)"
+    )
 
 
 def ex07_greedy_decode(fn) -> Verdict:
@@ -108,9 +130,19 @@ def ex07_greedy_decode(fn) -> Verdict:
     if not isinstance(got, torch.Tensor) or tuple(got.shape) != (1, 16):
         return report(name, False, "", "return the prompt followed by the new tokens, shape (1, T + n_new)")
     if not torch.equal(got, want):
-        return report(name, False, "", "different tokens from greedy decoding: take argmax of the last position's "
-                      "logits, and pass the state returned by each call to the next")
+        return report(
+            name,
+            False,
+            "",
+            "different tokens from greedy decoding: take argmax of the last position's "
+            "logits, and pass the state returned by each call to the next",
+        )
     if model.tokens_read > 7 + 9:
-        return report(name, False, "", f"right tokens, but the model read {model.tokens_read} tokens for a 7-token "
-                      "prompt and 9 new ones: read the prompt once, then feed only the newest token with the state")
+        return report(
+            name,
+            False,
+            "",
+            f"right tokens, but the model read {model.tokens_read} tokens for a 7-token "
+            "prompt and 9 new ones: read the prompt once, then feed only the newest token with the state",
+        )
     return report(name, True, f"same tokens as recomputing everything, reading {model.tokens_read} tokens in all", "")

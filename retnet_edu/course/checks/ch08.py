@@ -19,16 +19,25 @@ def ex08_uniform_loss(loss) -> Verdict:
         return _pending(name)
     value = _as_float(loss)
     if value is not None:
-        for wrong, hint in ((math.log2(V), "that is in bits (log base 2); the course measures loss in nats, "
-                                           "with the natural logarithm"),
-                            (1 / V, "that is the probability of one character; the loss is minus its logarithm"),
-                            (float(V), "that is the perplexity exp(loss), not the loss itself")):
+        for wrong, hint in (
+            (
+                math.log2(V),
+                "that is in bits (log base 2); the course measures loss in nats, with the natural logarithm",
+            ),
+            (1 / V, "that is the probability of one character; the loss is minus its logarithm"),
+            (float(V), "that is the perplexity exp(loss), not the loss itself"),
+        ):
             if math.isclose(value, wrong, rel_tol=1e-6):
                 return report(name, False, "", hint)
-    return check_close(name, loss, math.log(V), rtol=1e-6,
-                       hint="each character gets probability 1/V with V the vocabulary size; the loss of one "
-                            "character is -ln p(correct character)",
-                       success=f"ln {V} = {math.log(V):.4f} nats: a model must beat this to have learnt anything")
+    return check_close(
+        name,
+        loss,
+        math.log(V),
+        rtol=1e-6,
+        hint="each character gets probability 1/V with V the vocabulary size; the loss of one "
+        "character is -ln p(correct character)",
+        success=f"ln {V} = {math.log(V):.4f} nats: a model must beat this to have learnt anything",
+    )
 
 
 def ex08_lr_schedule(fn) -> Verdict:
@@ -38,10 +47,14 @@ def ex08_lr_schedule(fn) -> Verdict:
     if unanswered(fn):
         return _pending(name)
     if not callable(fn):
-        return report(name, False, "", f"expected a function lr(step, lr, min_lr, warmup_steps, max_steps), "
-                                       f"got {type(fn).__name__}")
+        return report(
+            name,
+            False,
+            "",
+            f"expected a function lr(step, lr, min_lr, warmup_steps, max_steps), got {type(fn).__name__}",
+        )
     try:
-        if unanswered(fn(0, 1.0, 0.1, 10, 100)):   # the exercise's template still returns ...
+        if unanswered(fn(0, 1.0, 0.1, 10, 100)):  # the exercise's template still returns ...
             return _pending(name)
     except Exception:  # noqa: BLE001 - reported below, with the step it happened at
         pass
@@ -52,8 +65,13 @@ def ex08_lr_schedule(fn) -> Verdict:
             try:
                 got = float(fn(step, lr, min_lr, warmup, max_steps))
             except Exception as err:  # noqa: BLE001 - any error in the learner's code becomes a hint
-                return report(name, False, "", f"your function raised {type(err).__name__}: {err} "
-                                               f"(at step={step}, warmup_steps={warmup}, max_steps={max_steps})")
+                return report(
+                    name,
+                    False,
+                    "",
+                    f"your function raised {type(err).__name__}: {err} "
+                    f"(at step={step}, warmup_steps={warmup}, max_steps={max_steps})",
+                )
             if math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12):
                 continue
             where = f"step={step}, lr={lr}, min_lr={min_lr}, warmup_steps={warmup}, max_steps={max_steps}"
@@ -71,11 +89,14 @@ def ex08_lr_schedule(fn) -> Verdict:
                 elif math.isclose(got, 0.5 * (1 + math.cos(math.pi * p)) * lr, rel_tol=1e-9, abs_tol=1e-12):
                     hint = "the cosine should end at min_lr, not at 0: scale it by (lr - min_lr) and add min_lr"
                 else:
-                    hint = ("after the warm-up: p = (step - warmup_steps)/(max_steps - warmup_steps), "
-                            "rate = min_lr + ½(1 + cos πp)(lr - min_lr)")
+                    hint = (
+                        "after the warm-up: p = (step - warmup_steps)/(max_steps - warmup_steps), "
+                        "rate = min_lr + ½(1 + cos πp)(lr - min_lr)"
+                    )
             return report(name, False, "", f"{hint} (first wrong rate at {where}: yours is {got:.6g})")
-    return report(name, True, "warm-up and cosine decay agree with retnet_edu.experiments.train.lr_at at every "
-                              "step", "")
+    return report(
+        name, True, "warm-up and cosine decay agree with retnet_edu.experiments.train.lr_at at every step", ""
+    )
 
 
 def ex08_kv_crossover(tokens, embed_dim: int = 384, num_heads: int = 6) -> Verdict:
@@ -88,11 +109,21 @@ def ex08_kv_crossover(tokens, embed_dim: int = 384, num_heads: int = 6) -> Verdi
     state = H * (d // H) * (2 * d // H)
     value = _as_float(tokens)
     if value is not None and math.isclose(value, state, rel_tol=1e-9):
-        return report(name, False, "", "that is the size of RetNet's state (numbers per layer); divide it by how "
-                                       "many numbers the KV cache adds per token")
+        return report(
+            name,
+            False,
+            "",
+            "that is the size of RetNet's state (numbers per layer); divide it by how "
+            "many numbers the KV cache adds per token",
+        )
     if value is not None and math.isclose(value, state / d, rel_tol=1e-9):
         return report(name, False, "", "each token adds a key AND a value to the cache: 2·d numbers per layer")
-    return check_close(name, tokens, d / H, rtol=1e-9,
-                       hint="per layer the state is H · d_k · d_v numbers (d_k = d/H, d_v = 2d/H); the cache "
-                            "grows by 2·d numbers per token (one key and one value of width d)",
-                       success=f"T = d/H = {d // H} tokens: beyond the head width, the cache is the bigger one")
+    return check_close(
+        name,
+        tokens,
+        d / H,
+        rtol=1e-9,
+        hint="per layer the state is H · d_k · d_v numbers (d_k = d/H, d_v = 2d/H); the cache "
+        "grows by 2·d numbers per token (one key and one value of width d)",
+        success=f"T = d/H = {d // H} tokens: beyond the head width, the cache is the bigger one",
+    )

@@ -26,19 +26,26 @@ def ex09_kv_cache_gib(gib) -> Verdict:
     if unanswered(gib):
         return _pending(name)
     value = _as_float(gib)
-    right = 2 * 32 * 8192 * 4096 * 2 / 2 ** 30
-    wrong = {right / 2: "one key AND one value per token and layer: twice what you have",
-             right / 32: "every one of the 32 layers keeps its own keys and values",
-             right * 2: "float16 takes 2 bytes per number, not 4",
-             2 * 32 * 8192 * 4096 * 2 / 1e9: "a GiB is 2^30 bytes, not 10^9"}
+    right = 2 * 32 * 8192 * 4096 * 2 / 2**30
+    wrong = {
+        right / 2: "one key AND one value per token and layer: twice what you have",
+        right / 32: "every one of the 32 layers keeps its own keys and values",
+        right * 2: "float16 takes 2 bytes per number, not 4",
+        2 * 32 * 8192 * 4096 * 2 / 1e9: "a GiB is 2^30 bytes, not 10^9",
+    }
     if value is not None:
         for w, hint in wrong.items():
             if math.isclose(value, w, rel_tol=1e-6):
                 return report(name, False, "", hint)
-    return check_close(name, gib, right, rtol=1e-6,
-                       hint="count numbers first: per token and layer one key and one value of width d; then "
-                            "bytes (2 per float16 number), then divide by 2^30",
-                       success="4 GiB per sequence, a third of the weights' 12.5 GiB, and growing with every token")
+    return check_close(
+        name,
+        gib,
+        right,
+        rtol=1e-6,
+        hint="count numbers first: per token and layer one key and one value of width d; then "
+        "bytes (2 per float16 number), then divide by 2^30",
+        success="4 GiB per sequence, a third of the weights' 12.5 GiB, and growing with every token",
+    )
 
 
 def _ideal_ratio(weight_bytes, state_bytes, kv_bytes_per_token, context, batch):
@@ -52,8 +59,12 @@ def ex09_ideal_ratio(fn) -> Verdict:
     pending = _expect_callable(name, fn, "fn(weight_bytes, state_bytes, kv_bytes_per_token, context, batch)")
     if pending is not None:
         return pending
-    cases = [(3.3e6, 131072, 4096, 8192, 1), (3.3e6, 131072, 4096, 128, 8), (13.4e9, 134217728, 524288, 8192, 8),
-             (1000.0, 50.0, 2.0, 0, 3)]
+    cases = [
+        (3.3e6, 131072, 4096, 8192, 1),
+        (3.3e6, 131072, 4096, 128, 8),
+        (13.4e9, 134217728, 524288, 8192, 8),
+        (1000.0, 50.0, 2.0, 0, 3),
+    ]
     for args in cases:
         ok, out = _call(name, fn, *args)
         if not ok:
@@ -67,14 +78,24 @@ def ex09_ideal_ratio(fn) -> Verdict:
         W, S, kv, t, B = args
         if math.isclose(value, (W + kv * t) / (W + S), rel_tol=1e-9) and B > 1:
             # (B·W + B·kv·t) / (B·W + B·S) is the same number: weights counted per sequence = batch ignored
-            return report(name, False, "", "with a batch of B sequences the weights are read once per step for all "
-                                            "of them, while every sequence reads its own state or cache")
+            return report(
+                name,
+                False,
+                "",
+                "with a batch of B sequences the weights are read once per step for all "
+                "of them, while every sequence reads its own state or cache",
+            )
         if math.isclose(value, (kv * t) / S if S else math.inf, rel_tol=1e-9):
             return report(name, False, "", "both models also read every weight once per step: add them on both sides")
         if math.isclose(value, 1 / want, rel_tol=1e-9):
             return report(name, False, "", "upside down: the speed-up is the Transformer's bytes over RetNet's")
-        return report(name, False, "", f"not right for context {t}, batch {B}: time ∝ bytes read = weights + what "
-                                        "each sequence reads (state, or cache of all earlier tokens)")
+        return report(
+            name,
+            False,
+            "",
+            f"not right for context {t}, batch {B}: time ∝ bytes read = weights + what "
+            "each sequence reads (state, or cache of all earlier tokens)",
+        )
     return report(name, True, "(W + B·t·kv) / (W + B·S): near 1 while the weights dominate, growing with t and B", "")
 
 
@@ -91,10 +112,14 @@ def ex09_overhead_speedup(ratio) -> Verdict:
         return report(name, False, "", "RetNet's step pays the fixed 2 ms too")
     if value is not None and math.isclose(value, (2.0 + 0.4) / (2.0 + 3.6), rel_tol=1e-6):
         return report(name, False, "", "upside down: the speed-up is the Transformer's time over RetNet's")
-    return check_close(name, ratio, (2.0 + 3.6) / (2.0 + 0.4), rtol=1e-4,
-                       hint="time = fixed + bytes / bandwidth for each model (36 MB at 10 GB/s is 3.6 ms), then "
-                            "divide the two times",
-                       success="5.6 ms / 2.4 ms ≈ 2.33: a fixed cost per step pulls the ratio towards 1")
+    return check_close(
+        name,
+        ratio,
+        (2.0 + 3.6) / (2.0 + 0.4),
+        rtol=1e-4,
+        hint="time = fixed + bytes / bandwidth for each model (36 MB at 10 GB/s is 3.6 ms), then divide the two times",
+        success="5.6 ms / 2.4 ms ≈ 2.33: a fixed cost per step pulls the ratio towards 1",
+    )
 
 
 def ex09_batch_fit(answer) -> Verdict:
@@ -113,13 +138,21 @@ def ex09_batch_fit(answer) -> Verdict:
     except (TypeError, ValueError):
         return report(name, False, "", "answer with two whole numbers: (Transformer sequences, RetNet sequences)")
     if (trans, ret) == (16, 536):
-        return report(name, True, "16 vs 536 sequences: the cache, not the arithmetic, caps a Transformer's batch "
-                                  "(and so its throughput)", "")
+        return report(
+            name,
+            True,
+            "16 vs 536 sequences: the cache, not the arithmetic, caps a Transformer's batch (and so its throughput)",
+            "",
+        )
     if (trans, ret) == (20, 640):
         return report(name, False, "", "the weights sit in the same memory: only 80 - 13 GiB are left for caches")
     if (trans, ret) in ((17, 536), (16, 537), (17, 537)):
         return report(name, False, "", "a sequence fits only if all of its cache fits: round down")
     if ret == trans:
         return report(name, False, "", "RetNet's state is far smaller than the cache: the two counts differ")
-    return report(name, False, "", "free memory = 80 - 13 GiB; divide it by what one sequence needs, for each model, "
-                                   "and keep whole sequences")
+    return report(
+        name,
+        False,
+        "",
+        "free memory = 80 - 13 GiB; divide it by what one sequence needs, for each model, and keep whole sequences",
+    )

@@ -32,16 +32,26 @@ def ex10_listops_value(fn) -> Verdict:
     name = "Exercise 10.1"
     if unanswered(fn):
         return _pending(name)
-    simple = [("[MIN 3 1 2 ]", 1, "MIN is the smallest argument"), ("[MAX 3 1 2 ]", 3, "MAX is the largest argument"),
-              ("[MED 4 1 9 ]", 4, "MED of an odd number of arguments is the middle one once they are sorted"),
-              ("[MED 2 5 ]", 3, "MED of an even number of arguments is the mean of the middle two, rounded down "
-                                "(LRA takes int(np.median(...)))"),
-              ("[MED 1 2 9 9 ]", 5, "MED of an even number of arguments is the mean of the middle two, rounded down"),
-              ("[SM 9 8 7 ]", 4, "SM is the sum of the arguments modulo 10"), ("7", 7, "a lone digit is its own value")]
+    simple = [
+        ("[MIN 3 1 2 ]", 1, "MIN is the smallest argument"),
+        ("[MAX 3 1 2 ]", 3, "MAX is the largest argument"),
+        ("[MED 4 1 9 ]", 4, "MED of an odd number of arguments is the middle one once they are sorted"),
+        (
+            "[MED 2 5 ]",
+            3,
+            "MED of an even number of arguments is the mean of the middle two, rounded down "
+            "(LRA takes int(np.median(...)))",
+        ),
+        ("[MED 1 2 9 9 ]", 5, "MED of an even number of arguments is the mean of the middle two, rounded down"),
+        ("[SM 9 8 7 ]", 4, "SM is the sum of the arguments modulo 10"),
+        ("7", 7, "a lone digit is its own value"),
+    ]
     nested = [("[MAX 4 3 [MIN 2 3 ] 1 0 [MED 1 5 8 9 2 ] ]", 5)]
     nested += [(" ".join(t), v) for t, v in listops_expressions(60, 5, 60, max_depth=5, max_args=5, seed=10)]
-    stack_hint = ("nested lists: read left to right with a stack, push a new list at each [OP, append digits to "
-                  "the list on top, and at ] apply its operator and append the result to the list below")
+    stack_hint = (
+        "nested lists: read left to right with a stack, push a new list at each [OP, append digits to "
+        "the list on top, and at ] apply its operator and append the result to the list below"
+    )
     for expr, value, hint in simple + [(e, v, stack_hint) for e, v in nested]:
         ok, got = _call(name, fn, expr.split())
         if not ok:
@@ -67,7 +77,7 @@ def ex10_causal_fft_conv(fn) -> Verdict:
     got = _tensor(out)
     n = torch.arange(12)
     lag = n[:, None] - n[None, :]
-    toeplitz = torch.where(lag >= 0, h[:, lag.clamp(min=0)], torch.zeros((), dtype=torch.float64))   # (C, T, T)
+    toeplitz = torch.where(lag >= 0, h[:, lag.clamp(min=0)], torch.zeros((), dtype=torch.float64))  # (C, T, T)
     want = (toeplitz @ u[:, :, None])[..., 0]
     if _same(got, want):
         u1, h1 = _seeded((2, 1), (2, 1), seed=22)
@@ -78,16 +88,30 @@ def ex10_causal_fft_conv(fn) -> Verdict:
             return report(name, False, "", "right for T = 12 but not for a single position (T = 1)")
         return report(name, True, "zero-padding to 2T makes the FFT's circular convolution causal: O(T log T)", "")
     if got is None or tuple(got.shape) != (3, 12):
-        return report(name, False, "", f"expected a (C, T) = (3, 12) tensor, got shape "
-                                       f"{None if got is None else tuple(got.shape)}")
+        return report(
+            name,
+            False,
+            "",
+            f"expected a (C, T) = (3, 12) tensor, got shape {None if got is None else tuple(got.shape)}",
+        )
     circular = torch.fft.irfft(torch.fft.rfft(u) * torch.fft.rfft(h), n=12)
     if _same(got, circular):
-        return report(name, False, "", "that is a circular convolution: the end of the sequence wraps around onto "
-                                       "its start (output 0 sees input T-1). Zero-pad u and h before the FFT")
+        return report(
+            name,
+            False,
+            "",
+            "that is a circular convolution: the end of the sequence wraps around onto "
+            "its start (output 0 sees input T-1). Zero-pad u and h before the FFT",
+        )
     if _same(got, want.flip(-1)) or _same(got, (toeplitz.transpose(1, 2) @ u[:, :, None])[..., 0]):
         return report(name, False, "", "the convolution runs the wrong way: output n may only see inputs m ≤ n")
-    return report(name, False, "", "pad both signals with zeros to length ≥ 2T - 1, multiply their rfft's, take the "
-                                   "irfft at that length and keep the first T values")
+    return report(
+        name,
+        False,
+        "",
+        "pad both signals with zeros to length ≥ 2T - 1, multiply their rfft's, take the "
+        "irfft at that length and keep the first T values",
+    )
 
 
 def ex10_guessing_plateau(accuracy, num_pairs: int = 4, vocab_size: int = 64) -> Verdict:
@@ -102,17 +126,27 @@ def ex10_guessing_plateau(accuracy, num_pairs: int = 4, vocab_size: int = 64) ->
         if value > 1:
             return report(name, False, "", "give the accuracy as a fraction between 0 and 1, not in per cent")
         if math.isclose(value, 1 / n_values, rel_tol=1e-6):
-            return report(name, False, "", f"that is chance over all {n_values} value tokens; this model knows "
-                                           "more: the answer is among the values of this sequence")
-    return check_close(name, accuracy, 1 / num_pairs, rtol=1e-6,
-                       hint="how many different values does one sequence hold, and how often does a random pick "
-                            "among them hit the right one?",
-                       success=f"1/N = {1 / num_pairs:.3f}: the plateau of the models that have not learnt to bind a "
-                               "key to its value")
+            return report(
+                name,
+                False,
+                "",
+                f"that is chance over all {n_values} value tokens; this model knows "
+                "more: the answer is among the values of this sequence",
+            )
+    return check_close(
+        name,
+        accuracy,
+        1 / num_pairs,
+        rtol=1e-6,
+        hint="how many different values does one sequence hold, and how often does a random pick "
+        "among them hit the right one?",
+        success=f"1/N = {1 / num_pairs:.3f}: the plateau of the models that have not learnt to bind a key to its value",
+    )
 
 
-def ex10_hyena_ffn_width(F, embed_dim: int = 64, num_layers: int = 2, num_heads: int = 4, vocab_size: int = 16,
-                         max_len: int = 64) -> Verdict:
+def ex10_hyena_ffn_width(
+    F, embed_dim: int = 64, num_layers: int = 2, num_heads: int = 4, vocab_size: int = 16, max_len: int = 64
+) -> Verdict:
     """Exercise 10.4: the feed-forward width F that gives a Hyena LM (width 64, 2 layers, filter_dim 16,
     pos_dim 9, short kernel 3) the parameter count of the RetNet LM of the same width, depth, heads and vocabulary
     (``RetNetConfig`` defaults otherwise), rounded to the nearest int."""
@@ -125,12 +159,27 @@ def ex10_hyena_ffn_width(F, embed_dim: int = 64, num_layers: int = 2, num_heads:
     d = embed_dim
     if value is not None:
         if value == round(8 * d / 3):
-            return report(name, False, "", "8d/3 matches the Transformer (4d² mixer); Hyena's mixer is 4d² plus a "
-                                           "short convolution, D and a filter MLP: count them too")
+            return report(
+                name,
+                False,
+                "",
+                "8d/3 matches the Transformer (4d² mixer); Hyena's mixer is 4d² plus a "
+                "short convolution, D and a filter MLP: count them too",
+            )
         if value == retnet.ffn_dim:
-            return report(name, False, "", "that is the RetNet's own FFN width; Hyena's mixer is smaller than "
-                                           "retention's 8d², so its FFN must be wider")
-    return check_close(name, F, want, rtol=1e-9,
-                       hint="per layer, RetNet holds 2d² + 3·d·2d + 3·d·F_R + 2d; Hyena holds 4d² + (3d·3 + 3d) "
-                            "+ d + (9·16 + 16 + 2(16² + 16) + 16 + 16·d) + 3·d·F + 2d; set them equal and solve for F",
-                       success=f"F = {want}: the Hyena FFN is wider, paying for its smaller mixer")
+            return report(
+                name,
+                False,
+                "",
+                "that is the RetNet's own FFN width; Hyena's mixer is smaller than "
+                "retention's 8d², so its FFN must be wider",
+            )
+    return check_close(
+        name,
+        F,
+        want,
+        rtol=1e-9,
+        hint="per layer, RetNet holds 2d² + 3·d·2d + 3·d·F_R + 2d; Hyena holds 4d² + (3d·3 + 3d) "
+        "+ d + (9·16 + 16 + 2(16² + 16) + 16 + 16·d) + 3·d·F + 2d; set them equal and solve for F",
+        success=f"F = {want}: the Hyena FFN is wider, paying for its smaller mixer",
+    )

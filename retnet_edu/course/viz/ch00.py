@@ -23,7 +23,7 @@ def plot_decay_curves(gammas, T: int = 200, ax=None, log: bool = False) -> dict:
     if isinstance(T, bool) or not isinstance(T, int) or T < 1:
         raise ValueError(f"T must be a positive int, got {T!r}")
     n = np.arange(T)
-    curves = (g[:, None].numpy() ** n[None, :])
+    curves = g[:, None].numpy() ** n[None, :]
     with np.errstate(divide="ignore"):
         memory = np.where(g.numpy() < 1, 1.0 / (1.0 - g.numpy()), np.inf)
         half_life = np.where(g.numpy() < 1, np.log(2.0) / -np.log(g.numpy()), np.inf)
@@ -50,7 +50,8 @@ def decay_curves_widget(gamma: float = 0.96875, T: int = 200):
 
     return widgets.interact(
         show,
-        gamma=widgets.FloatSlider(value=gamma, min=0.5, max=1.0, step=0.005, readout_format=".3f",
-                                  description="γ", continuous_update=False),
+        gamma=widgets.FloatSlider(
+            value=gamma, min=0.5, max=1.0, step=0.005, readout_format=".3f", description="γ", continuous_update=False
+        ),
         T=widgets.IntSlider(value=T, min=10, max=1000, step=10, description="T", continuous_update=False),
     )

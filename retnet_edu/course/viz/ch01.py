@@ -66,8 +66,7 @@ def plot_eigen_spiral(eigenvalues, steps: int = 40, ax=None) -> dict:
     circle = np.exp(1j * np.linspace(0, 2 * np.pi, 200))
     ax.plot(circle.real, circle.imag, "k--", lw=0.8, alpha=0.5, label="|z| = 1")
     for l, p in zip(lam, powers, strict=True):
-        line, = ax.plot(p.real, p.imag, ".-", lw=0.8, ms=3,
-                        label=f"λ = {abs(l):.3g}·e^({np.angle(l):+.3f}i)")
+        (line,) = ax.plot(p.real, p.imag, ".-", lw=0.8, ms=3, label=f"λ = {abs(l):.3g}·e^({np.angle(l):+.3f}i)")
         ax.plot([l.real], [l.imag], "o", color=line.get_color(), ms=7)
     ax.axhline(0, color="k", lw=0.5)
     ax.axvline(0, color="k", lw=0.5)

@@ -84,8 +84,15 @@ def plot_decay_mask(gamma: float, T: int = 32, ax=None) -> dict:
     axes[1].set_title(f"how a key fades: effective memory {mem_txt} tokens", fontsize=10)
     axes[1].legend(fontsize=8)
     fig.tight_layout()
-    return {"D": D, "distance": distance, "curve": curve, "memory": float(memory[0]),
-            "half_life": float(half_life[0]), "row_sums": D.sum(axis=1), "fig": fig}
+    return {
+        "D": D,
+        "distance": distance,
+        "curve": curve,
+        "memory": float(memory[0]),
+        "half_life": float(half_life[0]),
+        "row_sums": D.sum(axis=1),
+        "fig": fig,
+    }
 
 
 def decay_mask_widget(gamma: float = 0.9, T: int = 32):
@@ -96,13 +103,16 @@ def decay_mask_widget(gamma: float = 0.9, T: int = 32):
     def show(gamma, T):
         drawn = plot_decay_mask(gamma, T)
         plt.show()
-        print(f"γ = {gamma:.3f}, T = {T}: effective memory {drawn['memory']:.1f} tokens, "
-              f"half-life {drawn['half_life']:.2f} tokens")
+        print(
+            f"γ = {gamma:.3f}, T = {T}: effective memory {drawn['memory']:.1f} tokens, "
+            f"half-life {drawn['half_life']:.2f} tokens"
+        )
 
     return widgets.interact(
         show,
-        gamma=widgets.FloatSlider(value=gamma, min=0.5, max=1.0, step=0.005, readout_format=".3f",
-                                  description="γ", continuous_update=False),
+        gamma=widgets.FloatSlider(
+            value=gamma, min=0.5, max=1.0, step=0.005, readout_format=".3f", description="γ", continuous_update=False
+        ),
         T=widgets.IntSlider(value=T, min=4, max=128, step=4, description="T", continuous_update=False),
     )
 

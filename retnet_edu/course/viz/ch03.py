@@ -24,12 +24,15 @@ def plot_cost_vs_length(lengths, series: dict, ylabel: str = "cost", ax=None, ti
         raise ValueError("series must be a non-empty dict {name: values}")
     data, slopes = {}, {}
     for name, values in series.items():
-        y = np.array([np.nan if v is None else v for v in np.asarray(values, dtype=object).reshape(-1)],
-                     dtype=np.float64)
+        y = np.array(
+            [np.nan if v is None else v for v in np.asarray(values, dtype=object).reshape(-1)], dtype=np.float64
+        )
         have = ~np.isnan(y)
         if y.shape != L.shape or have.sum() < 2 or not np.all(y[have] > 0):
-            raise ValueError(f"series {name!r} must hold {L.size} values (None where missing), at least two of "
-                             f"them, all positive; got {y.tolist()}")
+            raise ValueError(
+                f"series {name!r} must hold {L.size} values (None where missing), at least two of "
+                f"them, all positive; got {y.tolist()}"
+            )
         data[name] = y
         slopes[name] = float(np.polyfit(np.log(L[have]), np.log(y[have]), 1)[0])
     fig, ax = _axes(ax)

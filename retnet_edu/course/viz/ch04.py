@@ -13,10 +13,10 @@ __all__ = ["plot_rotation_scores", "plot_rotation_angles"]
 
 
 def _rotated_scores(q: torch.Tensor, k: torch.Tensor, T: int, key_sign: int) -> np.ndarray:
-    qs = apply_rotation(q.expand(T, -1).contiguous())                  # q placed at positions 0 … T-1
+    qs = apply_rotation(q.expand(T, -1).contiguous())  # q placed at positions 0 … T-1
     if key_sign == 1:
         ks = apply_rotation(k.expand(T, -1).contiguous())
-    else:                                                               # turned by -mθ instead of +mθ
+    else:  # turned by -mθ instead of +mθ
         sin, cos = rotation_sin_cos(T, k.shape[-1], dtype=k.dtype)
         kk = k.expand(T, -1)
         ks = kk * cos - rotate_every_two(kk) * sin

@@ -58,8 +58,13 @@ def plot_chunk_blocks(T: int = 16, chunk_size: int = 4, ax=None) -> dict:
     ax.set_xlabel("key position m")
     ax.set_ylabel("query position n")
     ax.set_title(f"T = {T}, chunk size B = {chunk_size}: {len(chunks)} chunk(s)")
-    ax.legend(handles=[Patch(color=c, label=CHUNK_BLOCK_LABELS[i]) for i, c in enumerate(colours)],
-              loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
+    ax.legend(
+        handles=[Patch(color=c, label=CHUNK_BLOCK_LABELS[i]) for i, c in enumerate(colours)],
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        fontsize=8,
+        frameon=False,
+    )
     return {"labels": labels, "chunks": chunks, "counts": counts, "fig": fig}
 
 
@@ -74,13 +79,26 @@ def chunk_blocks_widget(T: int = 16, chunk_size: int = 4):
     return widgets.interact(
         show,
         T=widgets.IntSlider(value=T, min=2, max=64, step=1, description="T", continuous_update=False),
-        chunk_size=widgets.IntSlider(value=chunk_size, min=1, max=64, step=1, description="chunk size",
-                                     continuous_update=False),
+        chunk_size=widgets.IntSlider(
+            value=chunk_size, min=1, max=64, step=1, description="chunk size", continuous_update=False
+        ),
     )
 
 
-def plot_curves(x, curves: dict, xlabel: str, ylabel: str, title: str = "", logx: bool = True, logy: bool = True,
-                hlines: dict | None = None, vlines=(), marker: str = "o", xbase: int = 2, ax=None) -> dict:
+def plot_curves(
+    x,
+    curves: dict,
+    xlabel: str,
+    ylabel: str,
+    title: str = "",
+    logx: bool = True,
+    logy: bool = True,
+    hlines: dict | None = None,
+    vlines=(),
+    marker: str = "o",
+    xbase: int = 2,
+    ax=None,
+) -> dict:
     """Several named curves over one x axis (log-log by default), e.g. error against sequence length or cost
     against chunk size. ``hlines``: {label: y} drawn dashed (e.g. tolerances); ``vlines``: x positions drawn dotted
     (e.g. chunk boundaries). Non-positive values are not drawn on a log axis (a zero error has no logarithm).

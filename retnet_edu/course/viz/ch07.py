@@ -29,7 +29,7 @@ def plot_param_counts(breakdowns: dict, d: int, ax=None) -> dict:
         for part, count in parts.items():
             if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
                 raise ValueError(f"count of {model!r}/{part!r} must be an int >= 0, got {count!r}")
-            width = count / d ** 2
+            width = count / d**2
             in_d2[model][part] = width
             c = colour.setdefault(part, f"C{len(colour) % 10}")
             ax.barh(row, width, left=left, color=c, edgecolor="white")
@@ -44,6 +44,11 @@ def plot_param_counts(breakdowns: dict, d: int, ax=None) -> dict:
     ax.set_xlabel("parameters per layer, in units of d²")
     ax.set_xlim(0, max(sum(v.values()) for v in in_d2.values()) * 1.18)
     ax.set_title(f"One layer at d = {d}")
-    ax.legend(handles=[Patch(color=c, label=p) for p, c in colour.items()], loc="upper left",
-              bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
+    ax.legend(
+        handles=[Patch(color=c, label=p) for p, c in colour.items()],
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        fontsize=7,
+        frameon=False,
+    )
     return {"totals": totals, "in_d2": in_d2, "fig": fig}

@@ -18,13 +18,20 @@ def _history(run) -> dict:
     if isinstance(run, dict) and "history" in run:
         run = run["history"]
     if not isinstance(run, dict) or "eval" not in run or "train" not in run:
-        raise ValueError("each run must be a training history (with 'train' and 'eval' rows), a log.json dict "
-                         "or a TrainResult")
+        raise ValueError(
+            "each run must be a training history (with 'train' and 'eval' rows), a log.json dict or a TrainResult"
+        )
     return run
 
 
-def plot_loss_curves(runs: dict, ax=None, baselines: dict | None = None, show_train: bool = True,
-                     zoom_from: int | None = None, title: str = "Validation loss while training") -> dict:
+def plot_loss_curves(
+    runs: dict,
+    ax=None,
+    baselines: dict | None = None,
+    show_train: bool = True,
+    zoom_from: int | None = None,
+    title: str = "Validation loss while training",
+) -> dict:
     """Loss (nats per character) against training step for several runs on one plot.
 
     ``runs``: name → a history (``train(...).history``, a log.json dict or a ``TrainResult``). Solid lines with
@@ -66,8 +73,16 @@ def plot_loss_curves(runs: dict, ax=None, baselines: dict | None = None, show_tr
     for name, value in (baselines or {}).items():
         if ylim[0] <= value <= ylim[1]:
             ax.axhline(value, ls=":", color="grey", lw=1)
-            ax.annotate(f"{name} ({value:.2f})", (1.0, value), xycoords=("axes fraction", "data"), xytext=(-4, 3),
-                        textcoords="offset points", ha="right", fontsize=8, color="grey")
+            ax.annotate(
+                f"{name} ({value:.2f})",
+                (1.0, value),
+                xycoords=("axes fraction", "data"),
+                xytext=(-4, 3),
+                textcoords="offset points",
+                ha="right",
+                fontsize=8,
+                color="grey",
+            )
     if zoom_from is not None:
         last = max((float(v.max()) for v in out["steps"].values() if len(v)), default=first)
         ax.set_xlim(first - 0.02 * (last - first), last + 0.02 * (last - first))

@@ -8,5 +8,10 @@ from retnet_edu.experiments.bench_plots import (
     plot_train_benchmark,
 )
 
-__all__ = ["plot_decode_benchmark", "plot_train_benchmark", "plot_official_benchmark", "plot_benchmark",
-           "benchmark_provenance"]
+__all__ = [
+    "plot_decode_benchmark",
+    "plot_train_benchmark",
+    "plot_official_benchmark",
+    "plot_benchmark",
+    "benchmark_provenance",
+]

@@ -53,8 +53,16 @@ def plot_listops_example(tokens, value: int | None = None, ax=None) -> dict:
     ax.step(np.arange(len(tokens)), depth, where="mid", color="0.6", lw=1)
     for i, (tok, dd) in enumerate(zip(tokens, depth, strict=True)):
         color = "C3" if tok.startswith("[") else "0.4" if tok == "]" else "C0"
-        ax.text(i, dd + 0.15, tok.lstrip("["), ha="center", va="bottom", fontsize=7, color=color,
-                rotation=90 if tok.startswith("[") else 0)
+        ax.text(
+            i,
+            dd + 0.15,
+            tok.lstrip("["),
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            color=color,
+            rotation=90 if tok.startswith("[") else 0,
+        )
     ax.set_ylim(0, depth.max() + 1.2)
     ax.set_xlim(-1, len(tokens))
     ax.set_xlabel("position")
@@ -87,14 +95,23 @@ def plot_mqar_example(inputs, targets, ax=None, ignore: int = -100) -> dict:
     n_pairs, scored = len(queries), set(queries.tolist())
     for i in range(len(x)):
         if i < 2 * n_pairs:
-            color = "C0" if i % 2 == 0 else "C1"          # the context: key, value, key, value, …
+            color = "C0" if i % 2 == 0 else "C1"  # the context: key, value, key, value, …
         else:
-            color = "C0" if i in scored else "0.85"       # queries are keys again; the rest is filler
+            color = "C0" if i in scored else "0.85"  # queries are keys again; the rest is filler
         ax.add_patch(plt.Rectangle((i, 0), 0.9, 1, color=color, ec="black" if i in scored else None, lw=0.6))
     for qpos, kpos in zip(queries, pairs, strict=True):
         width = qpos - kpos
-        ax.add_patch(Arc(((qpos + kpos) / 2 + 0.45, 1), width, min(2.8, 0.03 * width + 0.6), theta1=0, theta2=180,
-                         color="0.3", lw=0.8))
+        ax.add_patch(
+            Arc(
+                ((qpos + kpos) / 2 + 0.45, 1),
+                width,
+                min(2.8, 0.03 * width + 0.6),
+                theta1=0,
+                theta2=180,
+                color="0.3",
+                lw=0.8,
+            )
+        )
     ax.set_xlim(-0.5, len(x) + 0.5)
     ax.set_ylim(-0.2, 2.6)
     ax.set_yticks([])
@@ -118,8 +135,11 @@ def plot_mixing_matrices(fixed: dict, full: dict, fig=None) -> dict:
     axes = fig.subplots(2, n, squeeze=False)
     top = plot_score_matrices({f"{k}\nfixed part": v for k, v in fixed.items()}, ax=list(axes[0]))
     bottom = plot_score_matrices({f"{k}\nfor this input": v for k, v in full.items()}, ax=list(axes[1]))
-    return {"fixed": dict(zip(fixed, top["matrices"].values(), strict=True)),
-            "full": dict(zip(full, bottom["matrices"].values(), strict=True)), "fig": fig}
+    return {
+        "fixed": dict(zip(fixed, top["matrices"].values(), strict=True)),
+        "full": dict(zip(full, bottom["matrices"].values(), strict=True)),
+        "fig": fig,
+    }
 
 
 def plot_hyena_filters(h, channels=None, ax=None, window=None) -> dict:
@@ -163,12 +183,25 @@ def plot_accuracy_curves(results: dict, ax=None, chance: float | None = None) ->
             raise ValueError(f"result {name!r} must be a dict with a 'history'")
         hist = np.array([[row[0], row[2]] for row in r["history"]], dtype=float)
         out["steps"][name], out["accuracy"][name] = hist[:, 0], hist[:, 1]
-        ax.plot(hist[:, 0], 100 * hist[:, 1], "o-", ms=3, color=MINI_LRA_COLORS.get(name),
-                label=f"{_MINI_LRA_LABELS.get(name, name)}: {100 * hist[-1, 1]:.1f} %")
+        ax.plot(
+            hist[:, 0],
+            100 * hist[:, 1],
+            "o-",
+            ms=3,
+            color=MINI_LRA_COLORS.get(name),
+            label=f"{_MINI_LRA_LABELS.get(name, name)}: {100 * hist[-1, 1]:.1f} %",
+        )
     if chance is not None:
         ax.axhline(100 * chance, ls=":", color="grey", lw=1)
-        ax.annotate(f"chance ({100 * chance:.1f} %)", (0.0, 100 * chance), xycoords=("axes fraction", "data"),
-                    xytext=(4, 3), textcoords="offset points", fontsize=8, color="grey")
+        ax.annotate(
+            f"chance ({100 * chance:.1f} %)",
+            (0.0, 100 * chance),
+            xycoords=("axes fraction", "data"),
+            xytext=(4, 3),
+            textcoords="offset points",
+            fontsize=8,
+            color="grey",
+        )
     ax.set_xlabel("training step")
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 102)
@@ -207,16 +240,31 @@ def plot_accuracy_vs_length(rows, ax=None, tasks=None, guides: dict | None = Non
             m = np.array([r["mean"] for r in mr])
             s = np.array([r["std"] for r in mr])
             series[task][model] = (L, m, s)
-            offset = (i - (len(models) - 1) / 2) * 0.03            # keep overlapping error bars apart
-            a.errorbar(L * (1 + offset), 100 * m, yerr=100 * s, marker="o", ms=4, capsize=3,
-                       color=MINI_LRA_COLORS.get(model), label=_MINI_LRA_LABELS.get(model, model))
+            offset = (i - (len(models) - 1) / 2) * 0.03  # keep overlapping error bars apart
+            a.errorbar(
+                L * (1 + offset),
+                100 * m,
+                yerr=100 * s,
+                marker="o",
+                ms=4,
+                capsize=3,
+                color=MINI_LRA_COLORS.get(model),
+                label=_MINI_LRA_LABELS.get(model, model),
+            )
         majority = {r["length"]: r["majority"] for r in task_rows}
         a.plot(lengths_all, [100 * majority[L] for L in lengths_all], ":", color="grey", lw=1, label="majority class")
         a.axhline(100 * task_rows[0]["chance"], ls="--", color="0.7", lw=1, label="chance")
         for label, level in (guides or {}).get(task, {}).items():
             a.axhline(100 * level, ls="-.", color="0.5", lw=1)
-            a.annotate(label, (0.02, 100 * level), xycoords=("axes fraction", "data"), xytext=(0, 3),
-                       textcoords="offset points", fontsize=7, color="0.4")
+            a.annotate(
+                label,
+                (0.02, 100 * level),
+                xycoords=("axes fraction", "data"),
+                xytext=(0, 3),
+                textcoords="offset points",
+                fontsize=7,
+                color="0.4",
+            )
         a.set_xscale("log", base=2)
         a.set_xticks(lengths_all)
         a.set_xticklabels([str(L) for L in lengths_all])

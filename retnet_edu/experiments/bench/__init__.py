@@ -108,6 +108,6 @@ __all__ = [
 def main(argv: list[str] | None = None) -> int:
     """The command line (``__main__.py``): ``main(["decode", "--quick"])`` is ``python -m
     retnet_edu.experiments.bench decode --quick``. Returns the exit status."""
-    from retnet_edu.experiments.bench.__main__ import main as cli_main    # imported here: ``-m`` runs it afresh
+    from retnet_edu.experiments.bench.__main__ import main as cli_main  # imported here: ``-m`` runs it afresh
 
     return cli_main(argv)

@@ -39,15 +39,20 @@ QUICK = {
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m retnet_edu.experiments.bench",
-                                 description=_package.__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m retnet_edu.experiments.bench",
+        description=_package.__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     ap.add_argument("command", choices=COMMANDS)
     ap.add_argument("--quick", action="store_true", help="tiny sizes, a few repeats: seconds (for tests)")
-    ap.add_argument("--out", default=DEFAULT_OUT, help="folder for <command>-<device>.json and .png (git-ignored by "
-                    "default; the course's recorded runs were written with --out benchmarks)")
-    ap.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"],
-                    help="official: always the CPU")
+    ap.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        help="folder for <command>-<device>.json and .png (git-ignored by "
+        "default; the course's recorded runs were written with --out benchmarks)",
+    )
+    ap.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"], help="official: always the CPU")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = leave PyTorch's default)")
     ap.add_argument("--dtype", default="float32", choices=sorted(DTYPES), help="decode and train")
     ap.add_argument("--repeats", type=int, default=None, help="timed blocks per point (default per command)")
@@ -55,8 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--size", default="cpu", help="train, official: the model size")
     ap.add_argument("--batches", default="1,8", help="decode: batch sizes")
     ap.add_argument("--contexts", default=",".join(map(str, DECODE_CONTEXTS)), help="decode: context lengths")
-    ap.add_argument("--lengths", default=None, help="train: sequence lengths (default 512,…,8192); "
-                                                    "official: default 512,2048")
+    ap.add_argument(
+        "--lengths", default=None, help="train: sequence lengths (default 512,…,8192); official: default 512,2048"
+    )
     ap.add_argument("--tokens", type=int, default=8192, help="train: tokens per step (batch = tokens // T)")
     ap.add_argument("--chunk-sizes", default="64,256,512", help="train: chunk sizes")
     ap.add_argument("--max-cache-mib", type=float, default=3072.0, help="decode: skip larger KV caches")
@@ -82,17 +88,30 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device("cpu") if ns.command == "official" else _device(ns.device)
     started = time.perf_counter()
     load_before = _load()
-    code = code_version()                 # before anything is written
+    code = code_version()  # before anything is written
     say = lambda line: print(line, flush=True)  # noqa: E731
     kw: dict = {}
     if ns.command == "decode":
-        kw = dict(sizes=tuple(s for s in ns.sizes.split(",") if s), batches=_ints(ns.batches, "batches"),
-                  contexts=_ints(ns.contexts, "contexts"), device=device, dtype=ns.dtype,
-                  memory=not ns.no_memory, max_cache_mib=ns.max_cache_mib)
+        kw = dict(
+            sizes=tuple(s for s in ns.sizes.split(",") if s),
+            batches=_ints(ns.batches, "batches"),
+            contexts=_ints(ns.contexts, "contexts"),
+            device=device,
+            dtype=ns.dtype,
+            memory=not ns.no_memory,
+            max_cache_mib=ns.max_cache_mib,
+        )
     elif ns.command == "train":
-        kw = dict(size=ns.size, lengths=_ints(ns.lengths, "lengths") if ns.lengths else TRAIN_LENGTHS,
-                  tokens=ns.tokens, chunk_sizes=_ints(ns.chunk_sizes, "chunk-sizes"), device=device, dtype=ns.dtype,
-                  memory=not ns.no_memory, max_gib=ns.max_gib)
+        kw = dict(
+            size=ns.size,
+            lengths=_ints(ns.lengths, "lengths") if ns.lengths else TRAIN_LENGTHS,
+            tokens=ns.tokens,
+            chunk_sizes=_ints(ns.chunk_sizes, "chunk-sizes"),
+            device=device,
+            dtype=ns.dtype,
+            memory=not ns.no_memory,
+            max_gib=ns.max_gib,
+        )
     else:
         kw = dict(size=ns.size, lengths=_ints(ns.lengths, "lengths") if ns.lengths else (512, 2048))
     if ns.quick:
@@ -105,15 +124,23 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_info(device)
     machine["load_avg_before"] = load_before
     machine["load_avg_after"] = machine.pop("load_avg")
-    result = {"schema": SCHEMA, "quick": bool(ns.quick),
-              "command_line": "python -m retnet_edu.experiments.bench " + " ".join(shlex.quote(a) for a in argv),
-              "date": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
-              "machine": machine, "code": code, "wall_seconds": round(time.perf_counter() - started, 1),
-              **body}                                                                    # body: command, settings, …
+    result = {
+        "schema": SCHEMA,
+        "quick": bool(ns.quick),
+        "command_line": "python -m retnet_edu.experiments.bench " + " ".join(shlex.quote(a) for a in argv),
+        "date": _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
+        "machine": machine,
+        "code": code,
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        **body,
+    }  # body: command, settings, …
     json_path, png_path = save_result(result, ns.out)
     say(f"[bench] summary: {json.dumps(result['summary'], ensure_ascii=False)}")
-    say(f"[bench] wrote {json_path}" + (f" and {png_path}" if png_path else "") +
-        f" in {result['wall_seconds']:.0f} s; load {load_before} → {machine['load_avg_after']}")
+    say(
+        f"[bench] wrote {json_path}"
+        + (f" and {png_path}" if png_path else "")
+        + f" in {result['wall_seconds']:.0f} s; load {load_before} → {machine['load_avg_after']}"
+    )
     return 0
 
 

@@ -12,8 +12,8 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -137,8 +137,13 @@ class Timer:
         return (time.perf_counter() - t0) / inner
 
 
-def time_interleaved(fns: dict[str, Callable[[], object]], repeats: int = 5, warmup: int = 1, inner: int = 1,
-                     device: torch.device | str = "cpu") -> dict[str, list[float]]:
+def time_interleaved(
+    fns: dict[str, Callable[[], object]],
+    repeats: int = 5,
+    warmup: int = 1,
+    inner: int = 1,
+    device: torch.device | str = "cpu",
+) -> dict[str, list[float]]:
     """Time several candidates side by side: ``warmup`` untimed calls of each, then ``repeats`` rounds in which
     every candidate is timed once (``inner`` calls per block), the order reversed every other round. Returns
     name → the ``repeats`` seconds-per-call samples. Ratios of their medians compare the candidates under the same
@@ -155,7 +160,7 @@ def time_interleaved(fns: dict[str, Callable[[], object]], repeats: int = 5, war
     names = list(fns)
     samples: dict[str, list[float]] = {name: [] for name in names}
     for r in range(repeats):
-        for name in (names if r % 2 == 0 else names[::-1]):
+        for name in names if r % 2 == 0 else names[::-1]:
             samples[name].append(timer(fns[name], inner))
     return samples
 
@@ -177,9 +182,11 @@ def memory_method(device: torch.device | str) -> str:
     device = _device(device)
     if device.type == "cuda":
         return "torch.cuda.max_memory_allocated during the call, minus torch.cuda.memory_allocated before it"
-    return ("peak bytes held at once by tensors created by PyTorch operators during the call "
-            "(retnet_edu.experiments.measure.peak_tensor_bytes; memory held before the call, e.g. the weights, "
-            "not counted)")
+    return (
+        "peak bytes held at once by tensors created by PyTorch operators during the call "
+        "(retnet_edu.experiments.measure.peak_tensor_bytes; memory held before the call, e.g. the weights, "
+        "not counted)"
+    )
 
 
 def peak_memory(fn: Callable[[], object], device: torch.device | str = "cpu") -> int:
@@ -208,7 +215,6 @@ def rss_bytes() -> int | None:
         return None
 
 
-
 # ----------------------------------------------------------------------------------------------------------
 # provenance and result files
 # ----------------------------------------------------------------------------------------------------------
@@ -233,9 +239,17 @@ def _load() -> list[float] | None:
 def machine_info(device: torch.device | str = "cpu") -> dict:
     """CPU model, core count, Python, torch, threads, device (and GPU name), load averages (1, 5, 15 min)."""
     device = _device(device)
-    info = {"cpu": _cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "device": device.type, "gpu": None, "load_avg": _load()}
+    info = {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "device": device.type,
+        "gpu": None,
+        "load_avg": _load(),
+    }
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
         info["cuda"] = torch.version.cuda
@@ -276,7 +290,7 @@ def load_result(path: str | Path) -> dict:
     return data
 
 
-DEFAULT_OUT = "runs/bench"      # runs/ is git-ignored: a re-run never overwrites the recorded results in benchmarks/
+DEFAULT_OUT = "runs/bench"  # runs/ is git-ignored: a re-run never overwrites the recorded results in benchmarks/
 
 
 def code_version() -> dict:
@@ -285,16 +299,22 @@ def code_version() -> dict:
     from retnet_edu import __version__
 
     info = {"retnet_edu": __version__, "git_commit": None, "git_dirty": None}
-    root = Path(__file__).resolve().parents[3]                # retnet_edu/experiments/bench/common.py → the repo
+    root = Path(__file__).resolve().parents[3]  # retnet_edu/experiments/bench/common.py → the repo
     if (root / ".git").exists():
         import subprocess
 
         try:
-            commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                                    timeout=10, check=True).stdout.strip()
-            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                    ":(exclude)benchmarks"], cwd=root, capture_output=True, text=True, timeout=10,
-                                   check=True).stdout.strip()
+            commit = subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
+            ).stdout.strip()
+            dirty = subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)benchmarks"],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=True,
+            ).stdout.strip()
             info.update(git_commit=commit, git_dirty=bool(dirty))
         except (OSError, subprocess.SubprocessError):
             pass

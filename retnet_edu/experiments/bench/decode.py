@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import numbers
 import statistics
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -14,10 +14,10 @@ from torch import nn
 from retnet_edu._args import check_int as _check_positive_int
 from retnet_edu.baselines.transformer import KVCache, TransformerConfig, TransformerLM
 from retnet_edu.experiments.bench.common import (
-    check_ints,
     _device,
     _dtype,
     _dtype_name,
+    check_ints,
     memory_method,
     model_sizes,
     peak_memory,
@@ -28,10 +28,17 @@ from retnet_edu.experiments.bench.common import (
 from retnet_edu.layers import RetentionState
 from retnet_edu.model import RetNetConfig, RetNetLM, RetNetState
 
-__all__ = ["DECODE_CONTEXTS", "decode_costs", "random_state", "random_cache", "measure_decode", "run_decode",
-           "fit_step_time"]
+__all__ = [
+    "DECODE_CONTEXTS",
+    "decode_costs",
+    "random_state",
+    "random_cache",
+    "measure_decode",
+    "run_decode",
+    "fit_step_time",
+]
 
-DECODE_CONTEXTS = tuple(2 ** i for i in range(7, 15))       # 128 … 16384, doubling
+DECODE_CONTEXTS = tuple(2**i for i in range(7, 15))  # 128 … 16384, doubling
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -39,16 +46,17 @@ DECODE_CONTEXTS = tuple(2 ** i for i in range(7, 15))       # 128 … 16384, dou
 # ----------------------------------------------------------------------------------------------------------
 def _retnet_layer_weights(c: RetNetConfig) -> int:
     d, V, F = c.embed_dim, c.value_dim, c.ffn_dim
-    return 2 * d * d + 3 * d * V + 3 * d * F          # q, k; v, g, out; fc1, gate, fc2 (norm gains left out)
+    return 2 * d * d + 3 * d * V + 3 * d * F  # q, k; v, g, out; fc1, gate, fc2 (norm gains left out)
 
 
 def _transformer_layer_weights(c: TransformerConfig) -> int:
     d, F = c.embed_dim, c.ffn_dim
-    return 4 * d * d + 3 * d * F                      # q, k, v, o; fc1, gate, fc2
+    return 4 * d * d + 3 * d * F  # q, k, v, o; fc1, gate, fc2
 
 
-def decode_costs(retnet: RetNetConfig, transformer: TransformerConfig, context: int, batch: int = 1,
-                 bytes_per_number: int = 4) -> dict:
+def decode_costs(
+    retnet: RetNetConfig, transformer: TransformerConfig, context: int, batch: int = 1, bytes_per_number: int = 4
+) -> dict:
     r"""The cost of one decoding step (one new token per sequence) after ``context`` tokens, from the sizes.
 
     Multiply-adds per sequence: the weight matrices (every layer's, plus the output projection; the embedding is a
@@ -70,15 +78,16 @@ def decode_costs(retnet: RetNetConfig, transformer: TransformerConfig, context: 
     t, L, H = int(context), retnet.num_layers, retnet.num_heads
     d_k, d_v = retnet.embed_dim // H, retnet.value_dim // H
     d = transformer.embed_dim
-    state_numbers = L * H * d_k * d_v                                   # per sequence
-    kv_numbers = transformer.num_layers * 2 * t * d                     # per sequence
+    state_numbers = L * H * d_k * d_v  # per sequence
+    kv_numbers = transformer.num_layers * 2 * t * d  # per sequence
     r_weights = L * _retnet_layer_weights(retnet) + retnet.vocab_size * retnet.embed_dim
     t_weights = transformer.num_layers * _transformer_layer_weights(transformer) + transformer.vocab_size * d
     r_mix = L * 2 * H * d_k * d_v
     t_mix = transformer.num_layers * 2 * (t + 1) * d
     # everything a step reads: weight matrices, norm gains, the output projection, B embedding rows, state / cache
-    r_read = (r_weights + L * 2 * retnet.embed_dim + retnet.embed_dim + batch * retnet.embed_dim
-              + batch * state_numbers) * bytes_per_number
+    r_read = (
+        r_weights + L * 2 * retnet.embed_dim + retnet.embed_dim + batch * retnet.embed_dim + batch * state_numbers
+    ) * bytes_per_number
     t_read = (t_weights + transformer.num_layers * 2 * d + d + batch * d + batch * kv_numbers) * bytes_per_number
     return {
         "context": t,
@@ -118,8 +127,9 @@ def random_state(model: RetNetLM, batch: int, context: int, generator: torch.Gen
     return RetNetState(tuple(layers))
 
 
-def random_cache(model: TransformerLM, batch: int, context: int, spare: int = 1,
-                 generator: torch.Generator | None = None) -> KVCache:
+def random_cache(
+    model: TransformerLM, batch: int, context: int, spare: int = 1, generator: torch.Generator | None = None
+) -> KVCache:
     """A KV cache as if ``context`` tokens had been read: per layer keys and values (B, H, context + spare, d_h)
     with random entries (uniform in ±1), length = context. ``spare`` free positions (≥ 1) let a step append
     without the cache growing."""
@@ -140,21 +150,20 @@ def random_cache(model: TransformerLM, batch: int, context: int, spare: int = 1,
     return KVCache(keys, values, int(context))
 
 
-def _decode_steps(retnet: RetNetLM, transformer: TransformerLM, batch: int, context: int,
-                  generator: torch.Generator):
+def _decode_steps(retnet: RetNetLM, transformer: TransformerLM, batch: int, context: int, generator: torch.Generator):
     """(retnet_step, transformer_step, state, cache): each step decodes one token at position ``context``."""
     state = random_state(retnet, batch, context, generator)
     cache = random_cache(transformer, batch, context, generator=generator)
     device = retnet.embed_tokens.weight.device
     tok = torch.randint(0, retnet.config.vocab_size, (batch, 1), generator=generator, device=device)
 
-    retnet_options = retnet.decoding_plan().step          # {"mode": "recurrent"}: one O(1) step
+    retnet_options = retnet.decoding_plan().step  # {"mode": "recurrent"}: one O(1) step
 
     def retnet_step():
         return retnet(tok, state=state, **retnet_options)
 
     def transformer_step():
-        cache.length = context                  # write position `context` again, read the same t keys/values
+        cache.length = context  # write position `context` again, read the same t keys/values
         return transformer(tok, state=cache)
 
     return retnet_step, transformer_step, state, cache
@@ -178,8 +187,17 @@ def _weight_bytes(model: nn.Module) -> int:
     return sum(p.numel() * p.element_size() for p in model.parameters())
 
 
-def measure_decode(retnet: RetNetLM, transformer: TransformerLM, batch: int, context: int, repeats: int = 5,
-                   inner: int = 5, warmup: int = 3, memory: bool = True, seed: int = 0) -> dict:
+def measure_decode(
+    retnet: RetNetLM,
+    transformer: TransformerLM,
+    batch: int,
+    context: int,
+    repeats: int = 5,
+    inner: int = 5,
+    warmup: int = 3,
+    memory: bool = True,
+    seed: int = 0,
+) -> dict:
     """One row of the decode benchmark: both models decode one token per sequence at position ``context``.
 
     Times (ms per step, i.e. per generated token of each sequence) are measured interleaved; ``speed_ratio`` =
@@ -194,19 +212,31 @@ def measure_decode(retnet: RetNetLM, transformer: TransformerLM, batch: int, con
     context = _check_positive_int(context, "context")
     device = retnet.embed_tokens.weight.device
     dtype = retnet.embed_tokens.weight.dtype
-    gen = torch.Generator(device=device).manual_seed(seed)          # random numbers made where they are used
+    gen = torch.Generator(device=device).manual_seed(seed)  # random numbers made where they are used
     row: dict = {"batch": batch, "context": context}
-    costs = decode_costs(retnet.config, transformer.config, context, batch,
-                         torch.empty((), dtype=dtype).element_size())
-    row.update({k: costs[k] for k in ("state_bytes", "kv_bytes", "retnet_read_bytes", "transformer_read_bytes",
-                                      "flop_ratio", "ideal_ratio")})
+    costs = decode_costs(retnet.config, transformer.config, context, batch, torch.empty((), dtype=dtype).element_size())
+    row.update(
+        {
+            k: costs[k]
+            for k in (
+                "state_bytes",
+                "kv_bytes",
+                "retnet_read_bytes",
+                "transformer_read_bytes",
+                "flop_ratio",
+                "ideal_ratio",
+            )
+        }
+    )
     row["state_bytes_exact"] = row.pop("state_bytes")
     row["kv_bytes_exact"] = row.pop("kv_bytes")
     if memory:
         row["retnet_step_peak_bytes"] = _memory_of_decoding(
-            retnet, lambda: random_state(retnet, batch, context, gen), batch, device, gen)
+            retnet, lambda: random_state(retnet, batch, context, gen), batch, device, gen
+        )
         row["transformer_step_peak_bytes"] = _memory_of_decoding(
-            transformer, lambda: random_cache(transformer, batch, context, generator=gen), batch, device, gen)
+            transformer, lambda: random_cache(transformer, batch, context, generator=gen), batch, device, gen
+        )
     gc.collect()
     with torch.no_grad():
         rss0 = rss_bytes() if device.type == "cpu" else None
@@ -245,15 +275,31 @@ def _build_pair(size: str, device: torch.device, dtype: torch.dtype, seed: int =
 
 def _size_info(retnet: RetNetLM, transformer: TransformerLM) -> dict:
     c = retnet.config
-    return {"retnet": c.to_dict(), "transformer": transformer.config.to_dict(),
-            "retnet_parameters": retnet.num_parameters(), "transformer_parameters": transformer.num_parameters(),
-            "retnet_weight_bytes": _weight_bytes(retnet), "transformer_weight_bytes": _weight_bytes(transformer),
-            "d_k": c.embed_dim // c.num_heads, "d_v": c.value_dim // c.num_heads}
+    return {
+        "retnet": c.to_dict(),
+        "transformer": transformer.config.to_dict(),
+        "retnet_parameters": retnet.num_parameters(),
+        "transformer_parameters": transformer.num_parameters(),
+        "retnet_weight_bytes": _weight_bytes(retnet),
+        "transformer_weight_bytes": _weight_bytes(transformer),
+        "d_k": c.embed_dim // c.num_heads,
+        "d_v": c.value_dim // c.num_heads,
+    }
 
 
-def run_decode(sizes=("cpu", "gpu"), batches=(1, 8), contexts=DECODE_CONTEXTS, device="cpu", dtype="float32",
-               repeats: int = 5, inner: int = 5, warmup: int = 3, memory: bool = True,
-               max_cache_mib: float = 3072.0, progress: Callable[[str], None] | None = None) -> dict:
+def run_decode(
+    sizes=("cpu", "gpu"),
+    batches=(1, 8),
+    contexts=DECODE_CONTEXTS,
+    device="cpu",
+    dtype="float32",
+    repeats: int = 5,
+    inner: int = 5,
+    warmup: int = 3,
+    memory: bool = True,
+    max_cache_mib: float = 3072.0,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     """The decode benchmark: ``measure_decode`` for every model size × batch × context. Points whose KV cache would
     exceed ``max_cache_mib`` are skipped (listed under ``"skipped"``). Returns the result body (rows, summary);
     ``main`` adds the provenance."""
@@ -266,37 +312,65 @@ def run_decode(sizes=("cpu", "gpu"), batches=(1, 8), contexts=DECODE_CONTEXTS, d
         size_info[size] = _size_info(retnet, transformer)
         for batch in batches:
             for context in contexts:
-                kv = decode_costs(retnet.config, transformer.config, context, batch,
-                                  torch.empty((), dtype=dtype).element_size())["kv_bytes"]
-                if kv > max_cache_mib * 2 ** 20:
-                    skipped.append({"size": size, "batch": batch, "context": context,
-                                    "reason": f"KV cache {kv / 2**20:.0f} MiB > --max-cache-mib {max_cache_mib:g}"})
+                kv = decode_costs(
+                    retnet.config, transformer.config, context, batch, torch.empty((), dtype=dtype).element_size()
+                )["kv_bytes"]
+                if kv > max_cache_mib * 2**20:
+                    skipped.append(
+                        {
+                            "size": size,
+                            "batch": batch,
+                            "context": context,
+                            "reason": f"KV cache {kv / 2**20:.0f} MiB > --max-cache-mib {max_cache_mib:g}",
+                        }
+                    )
                     continue
-                row = {"size": size, **measure_decode(retnet, transformer, batch, context, repeats, inner, warmup,
-                                                      memory)}
+                row = {
+                    "size": size,
+                    **measure_decode(retnet, transformer, batch, context, repeats, inner, warmup, memory),
+                }
                 rows.append(row)
                 if progress:
                     progress(_decode_line(row))
         del retnet, transformer
         gc.collect()
-    return {"command": "decode",
-            "settings": {"sizes": list(sizes), "batches": list(batches), "contexts": list(contexts),
-                         "dtype": _dtype_name(dtype), "repeats": repeats, "inner": inner, "warmup": warmup,
-                         "memory": memory, "max_cache_mib": max_cache_mib,
-                         "memory_method": memory_method(device) if memory else None,
-                         "state_and_cache": "filled with random numbers at the context position (no real prefill)"},
-            "sizes": size_info, "rows": rows, "skipped": skipped, "summary": _decode_summary(rows)}
+    return {
+        "command": "decode",
+        "settings": {
+            "sizes": list(sizes),
+            "batches": list(batches),
+            "contexts": list(contexts),
+            "dtype": _dtype_name(dtype),
+            "repeats": repeats,
+            "inner": inner,
+            "warmup": warmup,
+            "memory": memory,
+            "max_cache_mib": max_cache_mib,
+            "memory_method": memory_method(device) if memory else None,
+            "state_and_cache": "filled with random numbers at the context position (no real prefill)",
+        },
+        "sizes": size_info,
+        "rows": rows,
+        "skipped": skipped,
+        "summary": _decode_summary(rows),
+    }
 
 
 def _decode_line(r: dict) -> str:
-    mem = (f"  state {r['state_bytes_exact'] / 2**20:8.3f} MiB (held {r['state_bytes_held'] / 2**20:.3f})"
-           f"  KV {r['kv_bytes_exact'] / 2**20:9.2f} MiB (held {r['kv_bytes_held'] / 2**20:.2f})")
+    mem = (
+        f"  state {r['state_bytes_exact'] / 2**20:8.3f} MiB (held {r['state_bytes_held'] / 2**20:.3f})"
+        f"  KV {r['kv_bytes_exact'] / 2**20:9.2f} MiB (held {r['kv_bytes_held'] / 2**20:.2f})"
+    )
     if "retnet_step_peak_bytes" in r:
-        mem += (f"  measured {r['retnet_step_peak_bytes'] / 2**20:.3f} vs "
-                f"{r['transformer_step_peak_bytes'] / 2**20:.2f} MiB")
-    return (f"{r['size']:>8s} B={r['batch']:<2d} t={r['context']:>6d}  RetNet {r['retnet_ms']:8.3f} ms"
-            f"  Transformer {r['transformer_ms']:8.3f} ms  speed ×{r['speed_ratio']:6.2f}"
-            f" (ideal ×{r['ideal_ratio']:6.2f}){mem}")
+        mem += (
+            f"  measured {r['retnet_step_peak_bytes'] / 2**20:.3f} vs "
+            f"{r['transformer_step_peak_bytes'] / 2**20:.2f} MiB"
+        )
+    return (
+        f"{r['size']:>8s} B={r['batch']:<2d} t={r['context']:>6d}  RetNet {r['retnet_ms']:8.3f} ms"
+        f"  Transformer {r['transformer_ms']:8.3f} ms  speed ×{r['speed_ratio']:6.2f}"
+        f" (ideal ×{r['ideal_ratio']:6.2f}){mem}"
+    )
 
 
 def fit_step_time(read_bytes, ms) -> tuple[float, float] | None:
@@ -310,10 +384,10 @@ def fit_step_time(read_bytes, ms) -> tuple[float, float] | None:
     if len(set(xs)) < 2:
         return None
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
     if slope <= 0 or my - slope * mx < 0:
         return None
-    return my - slope * mx, 1e3 / slope          # ms per byte → bytes per second
+    return my - slope * mx, 1e3 / slope  # ms per byte → bytes per second
 
 
 def _decode_summary(rows: list[dict]) -> dict:
@@ -327,15 +401,17 @@ def _decode_summary(rows: list[dict]) -> dict:
     for (size, batch), rs in groups.items():
         rs = sorted(rs, key=lambda r: r["context"])
         key = f"{size}/batch{batch}"
-        entry = {"retnet_flatness": rs[-1]["retnet_ms"] / rs[0]["retnet_ms"],
-                 "flatness_contexts": [rs[0]["context"], rs[-1]["context"]],
-                 "transformer_growth": rs[-1]["transformer_ms"] / rs[0]["transformer_ms"]}
+        entry = {
+            "retnet_flatness": rs[-1]["retnet_ms"] / rs[0]["retnet_ms"],
+            "flatness_contexts": [rs[0]["context"], rs[-1]["context"]],
+            "transformer_growth": rs[-1]["transformer_ms"] / rs[0]["transformer_ms"],
+        }
         fit = fit_step_time([r["transformer_read_bytes"] for r in rs], [r["transformer_ms"] for r in rs])
         if fit is not None:
             fixed_ms, bandwidth = fit
             entry["transformer_fixed_ms"] = fixed_ms
             entry["transformer_bandwidth_GBps"] = bandwidth / 1e9
-            for r in rs:       # the ratio the fit predicts: the same fixed cost, bytes at the fitted bandwidth
+            for r in rs:  # the ratio the fit predicts: the same fixed cost, bytes at the fitted bandwidth
                 t_ms = fixed_ms + r["transformer_read_bytes"] / bandwidth * 1e3
                 r_ms = fixed_ms + r["retnet_read_bytes"] / bandwidth * 1e3
                 r["fitted_ratio"] = t_ms / r_ms if r_ms > 0 else None

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -51,10 +51,10 @@ def _official_fns(ts_models, x: Tensor, tokens: Tensor, chunk: int, steps: int):
         finally:
             dec.chunkwise_recurrent = False
 
-    def ours_recurrent(module, inputs):                   # one token at a time, carrying our state
+    def ours_recurrent(module, inputs):  # one token at a time, carrying our state
         state, outs = None, []
         for n in range(steps):
-            y, state = module(inputs[:, n:n + 1], mode="recurrent", state=state)
+            y, state = module(inputs[:, n : n + 1], mode="recurrent", state=state)
             outs.append(y)
         return torch.cat(outs, 1)
 
@@ -64,7 +64,7 @@ def _official_fns(ts_models, x: Tensor, tokens: Tensor, chunk: int, steps: int):
     def off_rec_msr():
         state, outs = {}, []
         for n in range(steps):
-            outs.append(off_msr(x[:, n:n + 1], relpos(n + 1, activate_recurrent=True), incremental_state=state))
+            outs.append(off_msr(x[:, n : n + 1], relpos(n + 1, activate_recurrent=True), incremental_state=state))
         return torch.cat(outs, 1)
 
     def ours_rec_dec():
@@ -73,24 +73,36 @@ def _official_fns(ts_models, x: Tensor, tokens: Tensor, chunk: int, steps: int):
     def off_rec_dec():
         state, outs = {}, []
         for n in range(steps):
-            outs.append(dec(tokens[:, :n + 1], incremental_state=state)[0])
+            outs.append(dec(tokens[:, : n + 1], incremental_state=state)[0])
         return torch.cat(outs, 1)
 
     return {
         ("msr", "parallel"): (lambda: ours_msr(x)[0], lambda: off_msr(x, relpos(T))),
-        ("msr", "chunkwise"): (lambda: ours_msr(x, mode="chunkwise", chunk_size=chunk)[0],
-                               lambda: off_msr(x, relpos(T, chunkwise_recurrent=True), chunkwise_recurrent=True)),
+        ("msr", "chunkwise"): (
+            lambda: ours_msr(x, mode="chunkwise", chunk_size=chunk)[0],
+            lambda: off_msr(x, relpos(T, chunkwise_recurrent=True), chunkwise_recurrent=True),
+        ),
         ("msr", "recurrent"): (ours_rec_msr, off_rec_msr),
         ("decoder", "parallel"): (lambda: ours_lm(tokens)[0], lambda: dec(tokens)[0]),
-        ("decoder", "chunkwise"): (lambda: ours_lm(tokens, mode="chunkwise", chunk_size=chunk)[0],
-                                   lambda: off_chunk_dec()[0]),
+        ("decoder", "chunkwise"): (
+            lambda: ours_lm(tokens, mode="chunkwise", chunk_size=chunk)[0],
+            lambda: off_chunk_dec()[0],
+        ),
         ("decoder", "recurrent"): (ours_rec_dec, off_rec_dec),
     }
 
 
-def run_official(size: str = "cpu", lengths=(512, 2048), batch: int = 2, chunk_size: int = 64,
-                 recurrent_steps: int = 64, repeats: int = 7, warmup: int = 2, tolerance: float = 1e-12,
-                 progress: Callable[[str], None] | None = None) -> dict:
+def run_official(
+    size: str = "cpu",
+    lengths=(512, 2048),
+    batch: int = 2,
+    chunk_size: int = 64,
+    recurrent_steps: int = 64,
+    repeats: int = 7,
+    warmup: int = 2,
+    tolerance: float = 1e-12,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     """Ours vs torchscale 0.3.0 on the CPU, same weights, same input: ``MultiScaleRetention`` in each mode (the
     official one with its ``RetNetRelPos`` computed in the timed call, as ours computes its decays and rotation
     inside) and the whole decoders (``RetNetLM`` vs ``RetNetDecoder``). Recurrent mode decodes
@@ -103,21 +115,31 @@ def run_official(size: str = "cpu", lengths=(512, 2048), batch: int = 2, chunk_s
 
     ts = import_torchscale()
     if ts is None:
-        raise RuntimeError("torchscale 0.3.0 is not installed: run python3 course.py setup "
-                           "(pip install --no-deps torchscale==0.3.0 fairscale==0.4.0)")
+        raise RuntimeError(
+            "torchscale 0.3.0 is not installed: run python3 course.py setup "
+            "(pip install --no-deps torchscale==0.3.0 fairscale==0.4.0)"
+        )
     lengths = check_ints(lengths, "lengths")
     batch, chunk_size = _check_positive_int(batch, "batch"), _check_positive_int(chunk_size, "chunk_size")
     recurrent_steps = _check_positive_int(recurrent_steps, "recurrent_steps")
     for T in lengths:
         if T % chunk_size:
-            raise ValueError(f"every length must be a multiple of chunk_size={chunk_size} (the official chunkwise "
-                             f"mode needs it), got {T}")
+            raise ValueError(
+                f"every length must be a multiple of chunk_size={chunk_size} (the official chunkwise "
+                f"mode needs it), got {T}"
+            )
         if recurrent_steps > T:
             raise ValueError(f"recurrent_steps ({recurrent_steps}) must not exceed a length ({T})")
     rcfg, _ = model_sizes(size)
-    cfg = dict(decoder_embed_dim=rcfg.embed_dim, decoder_value_embed_dim=rcfg.value_dim,
-               decoder_retention_heads=rcfg.num_heads, decoder_ffn_embed_dim=rcfg.ffn_dim,
-               decoder_layers=rcfg.num_layers, vocab_size=rcfg.vocab_size, recurrent_chunk_size=chunk_size)
+    cfg = dict(
+        decoder_embed_dim=rcfg.embed_dim,
+        decoder_value_embed_dim=rcfg.value_dim,
+        decoder_retention_heads=rcfg.num_heads,
+        decoder_ffn_embed_dim=rcfg.ffn_dim,
+        decoder_layers=rcfg.num_layers,
+        vocab_size=rcfg.vocab_size,
+        recurrent_chunk_size=chunk_size,
+    )
     E = rcfg.embed_dim
     rows = []
     exact = _official_models(ts, cfg, 0.0, True)
@@ -136,35 +158,61 @@ def run_official(size: str = "cpu", lengths=(512, 2048), batch: int = 2, chunk_s
                 samples = time_interleaved({"ours": fns[key][0], "official": fns[key][1]}, repeats, warmup)
             per = recurrent_steps if key[1] == "recurrent" else 1
             s_o, s_t = summarize(samples["ours"]), summarize(samples["official"])
-            row = {"level": key[0], "mode": key[1], "T": T, "batch": batch,
-                   "chunk_size": chunk_size if key[1] == "chunkwise" else None,
-                   "tokens_timed": recurrent_steps if key[1] == "recurrent" else T,
-                   "ours_ms": s_o["median"] * 1e3 / per, "ours_ms_q25": s_o["q25"] * 1e3 / per,
-                   "ours_ms_q75": s_o["q75"] * 1e3 / per,
-                   "official_ms": s_t["median"] * 1e3 / per, "official_ms_q25": s_t["q25"] * 1e3 / per,
-                   "official_ms_q75": s_t["q75"] * 1e3 / per,
-                   "ratio": s_o["median"] / s_t["median"],
-                   "max_abs_diff": diff, "output_scale": scale, "equal": bool(diff <= tolerance)}
+            row = {
+                "level": key[0],
+                "mode": key[1],
+                "T": T,
+                "batch": batch,
+                "chunk_size": chunk_size if key[1] == "chunkwise" else None,
+                "tokens_timed": recurrent_steps if key[1] == "recurrent" else T,
+                "ours_ms": s_o["median"] * 1e3 / per,
+                "ours_ms_q25": s_o["q25"] * 1e3 / per,
+                "ours_ms_q75": s_o["q75"] * 1e3 / per,
+                "official_ms": s_t["median"] * 1e3 / per,
+                "official_ms_q25": s_t["q25"] * 1e3 / per,
+                "official_ms_q75": s_t["q75"] * 1e3 / per,
+                "ratio": s_o["median"] / s_t["median"],
+                "max_abs_diff": diff,
+                "output_scale": scale,
+                "equal": bool(diff <= tolerance),
+            }
             rows.append(row)
             if progress:
                 progress(_official_line(row))
     worst = max(rows, key=lambda r: r["ratio"])
-    summary = {"all_equal": all(r["equal"] for r in rows), "max_abs_diff": max(r["max_abs_diff"] for r in rows),
-               "worst_ratio": worst["ratio"], "worst": f"{worst['level']} {worst['mode']} T={worst['T']}",
-               "ratios": {f"{r['level']} {r['mode']} T={r['T']}": r["ratio"] for r in rows}}
-    return {"command": "official",
-            "settings": {"size": size, "lengths": list(lengths), "batch": batch, "chunk_size": chunk_size,
-                         "recurrent_steps": recurrent_steps, "repeats": repeats, "warmup": warmup,
-                         "tolerance": tolerance, "torchscale": ts.version,
-                         "check": "float64, eps = 0, official modules made exact with exact_float64",
-                         "timing": "float32, eps = 1e-6 (the official default), official modules as shipped; "
-                                   "MSR: the official RetNetRelPos is computed inside the timed call",
-                         "torchscale_config": cfg},
-            "rows": rows, "summary": summary}
+    summary = {
+        "all_equal": all(r["equal"] for r in rows),
+        "max_abs_diff": max(r["max_abs_diff"] for r in rows),
+        "worst_ratio": worst["ratio"],
+        "worst": f"{worst['level']} {worst['mode']} T={worst['T']}",
+        "ratios": {f"{r['level']} {r['mode']} T={r['T']}": r["ratio"] for r in rows},
+    }
+    return {
+        "command": "official",
+        "settings": {
+            "size": size,
+            "lengths": list(lengths),
+            "batch": batch,
+            "chunk_size": chunk_size,
+            "recurrent_steps": recurrent_steps,
+            "repeats": repeats,
+            "warmup": warmup,
+            "tolerance": tolerance,
+            "torchscale": ts.version,
+            "check": "float64, eps = 0, official modules made exact with exact_float64",
+            "timing": "float32, eps = 1e-6 (the official default), official modules as shipped; "
+            "MSR: the official RetNetRelPos is computed inside the timed call",
+            "torchscale_config": cfg,
+        },
+        "rows": rows,
+        "summary": summary,
+    }
 
 
 def _official_line(r: dict) -> str:
-    return (f"{r['level']:>8s} {r['mode']:<10s} T={r['T']:>5d}  ours {r['ours_ms']:9.3f} ms  official "
-            f"{r['official_ms']:9.3f} ms  ours/official ×{r['ratio']:5.2f}  "
-            f"max|Δ| (f64, eps 0) {r['max_abs_diff']:.1e}"
-            f" {'✓' if r['equal'] else '✗'}")
+    return (
+        f"{r['level']:>8s} {r['mode']:<10s} T={r['T']:>5d}  ours {r['ours_ms']:9.3f} ms  official "
+        f"{r['official_ms']:9.3f} ms  ours/official ×{r['ratio']:5.2f}  "
+        f"max|Δ| (f64, eps 0) {r['max_abs_diff']:.1e}"
+        f" {'✓' if r['equal'] else '✗'}"
+    )

@@ -4,7 +4,7 @@ attention (sdpa and naive), at growing sequence lengths with the same number of 
 from __future__ import annotations
 
 import statistics
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -12,10 +12,10 @@ from torch import Tensor, nn
 from retnet_edu._args import check_int as _check_positive_int
 from retnet_edu.baselines.transformer import TransformerBlock, TransformerConfig
 from retnet_edu.experiments.bench.common import (
-    check_ints,
     _device,
     _dtype,
     _dtype_name,
+    check_ints,
     memory_method,
     model_sizes,
     peak_memory,
@@ -26,7 +26,7 @@ from retnet_edu.layers import RetNetBlock
 
 __all__ = ["TRAIN_LENGTHS", "measure_train", "run_train"]
 
-TRAIN_LENGTHS = tuple(2 ** i for i in range(9, 14))         # 512 … 8192
+TRAIN_LENGTHS = tuple(2**i for i in range(9, 14))  # 512 … 8192
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -35,8 +35,15 @@ TRAIN_LENGTHS = tuple(2 ** i for i in range(9, 14))         # 512 … 8192
 def _train_layers(size: str, device: torch.device, dtype: torch.dtype, seed: int = 0):
     rcfg, tcfg = model_sizes(size)
     torch.manual_seed(seed)
-    retnet = RetNetBlock(rcfg.embed_dim, rcfg.value_dim, rcfg.num_heads, rcfg.ffn_dim, norm_eps=rcfg.norm_eps,
-                         activation=rcfg.activation, gamma=rcfg.gammas()).to(device=device, dtype=dtype)
+    retnet = RetNetBlock(
+        rcfg.embed_dim,
+        rcfg.value_dim,
+        rcfg.num_heads,
+        rcfg.ffn_dim,
+        norm_eps=rcfg.norm_eps,
+        activation=rcfg.activation,
+        gamma=rcfg.gammas(),
+    ).to(device=device, dtype=dtype)
     sdpa = TransformerBlock(tcfg).to(device=device, dtype=dtype)
     naive_cfg = TransformerConfig(**{**tcfg.to_dict(), "attention": "naive"})
     naive = TransformerBlock(naive_cfg).to(device=device, dtype=dtype)
@@ -65,8 +72,17 @@ def _impl_name(kind: str, chunk_size: int | None) -> str:
     return {"parallel": "retnet parallel", "sdpa": "transformer sdpa", "naive": "transformer naive"}[kind]
 
 
-def measure_train(layers: dict, T: int, batch: int, chunk_sizes=(64, 256, 512), repeats: int = 5, warmup: int = 1,
-                  memory: bool = True, skip: dict | None = None, seed: int = 0) -> list[dict]:
+def measure_train(
+    layers: dict,
+    T: int,
+    batch: int,
+    chunk_sizes=(64, 256, 512),
+    repeats: int = 5,
+    warmup: int = 1,
+    memory: bool = True,
+    skip: dict | None = None,
+    seed: int = 0,
+) -> list[dict]:
     """Rows of the train benchmark at sequence length ``T``: forward + backward of one layer on (batch, T, d)
     inputs, for retention in parallel and chunkwise mode (each chunk size) and attention (sdpa and naive), timed
     interleaved. ``skip``: implementation name → reason, for points left out (e.g. memory)."""
@@ -99,9 +115,18 @@ def measure_train(layers: dict, T: int, batch: int, chunk_sizes=(64, 256, 512), 
     for key in fns:
         name, kind, c = names[key]
         s = summarize(samples[key])
-        row = {"impl": name, "kind": kind, "chunk_size": c, "T": T, "batch": batch, "tokens": tokens,
-               "ms": s["median"] * 1e3, "ms_q25": s["q25"] * 1e3, "ms_q75": s["q75"] * 1e3,
-               "us_per_token": s["median"] / tokens * 1e6}
+        row = {
+            "impl": name,
+            "kind": kind,
+            "chunk_size": c,
+            "T": T,
+            "batch": batch,
+            "tokens": tokens,
+            "ms": s["median"] * 1e3,
+            "ms_q25": s["q25"] * 1e3,
+            "ms_q75": s["q75"] * 1e3,
+            "us_per_token": s["median"] / tokens * 1e6,
+        }
         if memory:
             row["peak_bytes"] = peaks[key]
             row["peak_bytes_per_token"] = peaks[key] / tokens
@@ -118,9 +143,19 @@ def _predicted_train_peak(kind: str, T: int, batch: int, heads: int, bytes_per_n
     return 0
 
 
-def run_train(size: str = "cpu", lengths=TRAIN_LENGTHS, tokens: int = 8192, chunk_sizes=(64, 256, 512),
-              device="cpu", dtype="float32", repeats: int = 5, warmup: int = 1, memory: bool = True,
-              max_gib: float = 8.0, progress: Callable[[str], None] | None = None) -> dict:
+def run_train(
+    size: str = "cpu",
+    lengths=TRAIN_LENGTHS,
+    tokens: int = 8192,
+    chunk_sizes=(64, 256, 512),
+    device="cpu",
+    dtype="float32",
+    repeats: int = 5,
+    warmup: int = 1,
+    memory: bool = True,
+    max_gib: float = 8.0,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     """The train benchmark: ``measure_train`` at every T in ``lengths`` with batch = tokens // T (the same number
     of tokens per step at every length, so time and memory per token compare across lengths). One layer of the
     model size ``size``. Parallel retention and naive attention are skipped where their T × T scores would exceed
@@ -136,30 +171,46 @@ def run_train(size: str = "cpu", lengths=TRAIN_LENGTHS, tokens: int = 8192, chun
         skip = {}
         for kind in ("parallel", "naive"):
             est = _predicted_train_peak(kind, T, batch, rcfg.num_heads, nbytes)
-            if est > max_gib * 2 ** 30:
+            if est > max_gib * 2**30:
                 skip[_impl_name(kind, None)] = f"estimated {est / 2**30:.1f} GiB > --max-gib {max_gib:g}"
         new = measure_train(layers, T, batch, chunk_sizes, repeats, warmup, memory, skip)
         rows.extend(new)
         if progress:
             for r in new:
                 progress(_train_line(r))
-    return {"command": "train", "settings": {"size": size, "lengths": list(lengths), "tokens_per_step": tokens,
-                         "chunk_sizes": list(chunk_sizes), "dtype": _dtype_name(dtype), "repeats": repeats,
-                         "warmup": warmup, "memory": memory, "max_gib": max_gib,
-                         "memory_method": memory_method(device) if memory else None,
-                         "what": "forward + backward of one layer (RetNetBlock or TransformerBlock, matched "
-                                 "parameters) on (tokens/T, T, d) inputs; gradients of weights and inputs included"},
-            "sizes": {size: {"retnet": rcfg.to_dict(), "transformer": tcfg.to_dict()}},
-            "rows": rows, "summary": _train_summary(rows)}
+    return {
+        "command": "train",
+        "settings": {
+            "size": size,
+            "lengths": list(lengths),
+            "tokens_per_step": tokens,
+            "chunk_sizes": list(chunk_sizes),
+            "dtype": _dtype_name(dtype),
+            "repeats": repeats,
+            "warmup": warmup,
+            "memory": memory,
+            "max_gib": max_gib,
+            "memory_method": memory_method(device) if memory else None,
+            "what": "forward + backward of one layer (RetNetBlock or TransformerBlock, matched "
+            "parameters) on (tokens/T, T, d) inputs; gradients of weights and inputs included",
+        },
+        "sizes": {size: {"retnet": rcfg.to_dict(), "transformer": tcfg.to_dict()}},
+        "rows": rows,
+        "summary": _train_summary(rows),
+    }
 
 
 def _train_line(r: dict) -> str:
     if "skipped" in r:
         return f"T={r['T']:>5d} {r['impl']:<26s} skipped: {r['skipped']}"
-    mem = f"  peak {r['peak_bytes'] / 2**20:9.1f} MiB ({r['peak_bytes_per_token'] / 1024:7.1f} KiB/token)" \
-        if "peak_bytes" in r else ""
-    return (f"T={r['T']:>5d} B={r['batch']:<3d} {r['impl']:<26s} {r['ms']:9.1f} ms  "
-            f"{r['us_per_token']:8.2f} µs/token{mem}")
+    mem = (
+        f"  peak {r['peak_bytes'] / 2**20:9.1f} MiB ({r['peak_bytes_per_token'] / 1024:7.1f} KiB/token)"
+        if "peak_bytes" in r
+        else ""
+    )
+    return (
+        f"T={r['T']:>5d} B={r['batch']:<3d} {r['impl']:<26s} {r['ms']:9.1f} ms  {r['us_per_token']:8.2f} µs/token{mem}"
+    )
 
 
 def _train_summary(rows: list[dict]) -> dict:
@@ -172,10 +223,12 @@ def _train_summary(rows: list[dict]) -> dict:
         rs.sort(key=lambda r: r["T"])
         per_tok = [r["us_per_token"] for r in rs]
         mid = statistics.median(per_tok)
-        out["time_per_token_spread"][impl] = {"max_over_min": max(per_tok) / min(per_tok),
-                                              "last_over_first": per_tok[-1] / per_tok[0],
-                                              "max_off_median": max(abs(x / mid - 1) for x in per_tok),
-                                              "lengths": [rs[0]["T"], rs[-1]["T"]]}
+        out["time_per_token_spread"][impl] = {
+            "max_over_min": max(per_tok) / min(per_tok),
+            "last_over_first": per_tok[-1] / per_tok[0],
+            "max_off_median": max(abs(x / mid - 1) for x in per_tok),
+            "lengths": [rs[0]["T"], rs[-1]["T"]],
+        }
     T_max = max((r["T"] for r in ok), default=None)
     if T_max is not None:
         at = {r["impl"]: r for r in ok if r["T"] == T_max}
