@@ -255,6 +255,25 @@ class HyenaOperator(nn.Module):
         z = (fft_causal_conv if conv == "fft" else direct_causal_conv)(u, h) + self.D.to(x.dtype)[:, None] * u
         return self.out_proj((x1 * z).transpose(1, 2))
 
+    def mixing_matrix(self, x: Tensor, index: int) -> dict:
+        r"""The operator as a data-controlled matrix (Poli et al. §3.2) on channel ``index`` of one sequence ``x``
+        (1, T, d) (the block's normed input): ``M[n, m] = x1[n] · (h[n-m] + D δ_nm) · x2[m]`` for m ≤ n, so that
+        the channel's ``x1 ⊙ z`` is ``M v``. Returns ``{"full": M, "fixed": the Toeplitz matrix of the filter,
+        h[n-m] + D δ_nm (it does not depend on the data), "kind": "hyena"}``."""
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < self.embed_dim:
+            raise ValueError(f"index must be a channel number in [0, {self.embed_dim}), got {index!r}")
+        if x.dim() != 3 or x.shape[0] != 1:
+            raise ValueError(f"x must have shape (1, T, {self.embed_dim}), got {tuple(x.shape)}")
+        x1, x2, _ = self.gates(x)
+        t = x.shape[1]
+        hc = self.filter(t)[index]
+        n = torch.arange(t, device=x.device)
+        lag = (n[:, None] - n[None, :]).clamp(min=0)
+        causal = torch.ones(t, t, dtype=torch.bool, device=x.device).tril()
+        fixed = torch.where(causal, hc[lag], torch.zeros((), dtype=hc.dtype, device=x.device))
+        fixed = fixed + self.D[index] * torch.eye(t, dtype=hc.dtype, device=x.device)
+        return {"full": x1[0, index][:, None] * fixed * x2[0, index][None, :], "fixed": fixed, "kind": "hyena"}
+
     def extra_repr(self) -> str:
         return f"embed_dim={self.embed_dim}, max_len={self.max_len}, short_kernel={self.short_kernel}"
 
@@ -342,6 +361,16 @@ class HyenaBlock(nn.Module):
     def forward(self, x: Tensor, conv: str = "fft") -> Tensor:
         x = x + self.dropout(self.mixer(self.mixer_layer_norm(x), conv))
         return x + self.dropout(self.ffn(self.final_layer_norm(x)))
+
+    @property
+    def token_mixer(self) -> HyenaOperator:
+        """The block's token mixer, under the name every block of the course answers to (here ``mixer``)."""
+        return self.mixer
+
+    @property
+    def mixer_norm(self) -> RMSNorm:
+        """The norm in front of the token mixer (here ``mixer_layer_norm``)."""
+        return self.mixer_layer_norm
 
 
 class HyenaLM(TokenLM):

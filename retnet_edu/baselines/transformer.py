@@ -249,6 +249,22 @@ class CausalSelfAttention(nn.Module):
         o = causal_attention(q, k, v, offset, self.attention)
         return self.out_proj(o.transpose(1, 2).reshape(bsz, t, h * d_h))
 
+    def mixing_matrix(self, x: Tensor, index: int) -> dict:
+        r"""The T × T matrix by which head ``index`` combines positions of one sequence ``x`` (1, T, d) (the
+        block's normed input): ``M = softmax(q kᵀ/√d_h + causal mask)``, so that the head's output is ``M v``.
+        Returns ``{"full": M, "fixed": the causal mask (ones on and below the diagonal), "kind": "attention"}``."""
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < self.num_heads:
+            raise ValueError(f"index must be a head number in [0, {self.num_heads}), got {index!r}")
+        if x.dim() != 3 or x.shape[0] != 1 or x.shape[2] != self.embed_dim:
+            raise ValueError(f"x must have shape (1, T, {self.embed_dim}), got {tuple(x.shape)}")
+        t, h = x.shape[1], self.num_heads
+        q = apply_rotation(self.q_proj(x).view(1, t, h, -1).transpose(1, 2))
+        k = apply_rotation(self.k_proj(x).view(1, t, h, -1).transpose(1, 2))
+        causal = torch.ones(t, t, dtype=torch.bool, device=x.device).tril()
+        scores = (q[0, index] @ k[0, index].T) / math.sqrt(self.head_dim)
+        full = torch.softmax(scores.masked_fill(~causal, float("-inf")), dim=-1)
+        return {"full": full, "fixed": causal.to(full.dtype), "kind": "attention"}
+
 
 class TransformerBlock(nn.Module):
     """``Y = X + Attn(RMSNorm(X))``; ``X' = Y + FFN(RMSNorm(Y))`` (pre-norm, like ``RetNetBlock``)."""
@@ -264,6 +280,16 @@ class TransformerBlock(nn.Module):
     def forward(self, x: Tensor, cache: KVCache | None = None, layer: int = 0) -> Tensor:
         x = x + self.dropout(self.attention(self.attention_layer_norm(x), cache, layer))
         return x + self.dropout(self.ffn(self.final_layer_norm(x)))
+
+    @property
+    def token_mixer(self) -> CausalSelfAttention:
+        """The block's token mixer, under the name every block of the course answers to (here ``attention``)."""
+        return self.attention
+
+    @property
+    def mixer_norm(self) -> RMSNorm:
+        """The norm in front of the token mixer (here ``attention_layer_norm``)."""
+        return self.attention_layer_norm
 
 
 class TransformerLM(TokenLM):
