@@ -1,7 +1,7 @@
 """retnet_edu.experiments.bench: the command line in --quick mode writes results of the documented schema (numbers
 positive and finite, never their size), the cost model matches a count by hand, the decoding state/cache have the
-right sizes, and the device dispatch (CUDA events, synchronize, max_memory_allocated) is exercised with stand-ins on the CPU.
-No test asserts a wall-clock time."""
+right sizes, and the device dispatch (CUDA events, synchronize, max_memory_allocated) is exercised with stand-ins on
+the CPU. No test asserts a wall-clock time."""
 
 import json
 import math
