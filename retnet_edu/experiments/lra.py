@@ -18,11 +18,12 @@ within ±5 % by giving each its own feed-forward width (``model_configs``):
 - ``hyena``: the order-2 Hyena operator (``retnet_edu.baselines.hyena``).
 
 Every model answers through the same head: the next-token logits at the scored positions, restricted to the task's
-answer tokens (``retnet_edu.experiments.tasks``). One training recipe for all (the course trainer's pieces from
-``retnet_edu.experiments.train``: AdamW with weight decay on matrices, linear warm-up then cosine, gradient clipping, seeded
-everything); the data are fixed per task and length (``data_seed``), the run's ``seed`` sets the initialisation
-and the batch order. A result JSON holds the config, the parameter count, the data's class balance, the loss and
-accuracy curve, the final test accuracy and the training time.
+answer tokens (``retnet_edu.experiments.tasks``). One training recipe for all, run by the package's one training loop
+(``retnet_edu.experiments.loop.fit``: AdamW with weight decay on matrices, linear warm-up then cosine, gradient
+clipping, the divergence check, seeded everything); the data are fixed per task and length (``data_seed``), the
+run's ``seed`` sets the initialisation and the batch order (a fresh permutation of the training set per epoch).
+A result JSON holds the config, the parameter count, the data's class balance, the loss and accuracy curve, the
+final test accuracy and the training time.
 """
 
 from __future__ import annotations
@@ -30,29 +31,25 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import os
-import random
 import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from retnet_edu._args import check_fields, check_schedule
-from retnet_edu.baselines.hyena import HyenaConfig, HyenaLM, matched_hyena_config
-from retnet_edu.model import RetNetConfig, RetNetLM
+from retnet_edu.baselines.hyena import matched_hyena_config
+from retnet_edu.baselines.transformer import matched_transformer_config
+from retnet_edu.experiments.loop import EpochSampler, Recipe, TrainingDiverged, fit, init_distributed, seed_everything
 from retnet_edu.experiments.runtime import get_device
-from retnet_edu.position import apply_rotation
-from retnet_edu.retention import decay_mask
 from retnet_edu.experiments.tasks import IGNORE, TaskData, class_balance, mini_listops, mqar
-from retnet_edu.experiments.train import configure_optimizer, make_scheduler
-from retnet_edu.baselines.transformer import TransformerConfig, TransformerLM, matched_transformer_config
+from retnet_edu.lm import TokenLM
+from retnet_edu.model import RetNetConfig
 
 __all__ = [
     "MODELS",
@@ -194,24 +191,22 @@ def model_configs(cfg: LRAConfig, vocab_size: int) -> dict:
     }
 
 
-def build_task_model(config) -> nn.Module:
-    """The model for a config from ``model_configs``, freshly initialised from the current torch RNG."""
-    if isinstance(config, RetNetConfig):
-        return RetNetLM(config)
-    if isinstance(config, TransformerConfig):
-        return TransformerLM(config)
-    if isinstance(config, HyenaConfig):
-        return HyenaLM(config)
-    raise TypeError(f"config must be a RetNetConfig, TransformerConfig or HyenaConfig, got {type(config).__name__}")
+def build_task_model(config) -> TokenLM:
+    """The model for a config from ``model_configs`` (the registered ``TokenLM`` whose ``config_class`` it is),
+    freshly initialised from the current torch RNG."""
+    for cls in TokenLM.registry.values():
+        if type(config) is cls.config_class:
+            return cls(config)
+    raise TypeError(f"config must be the config of a registered model ({sorted(TokenLM.registry)}), got "
+                    f"{type(config).__name__}")
 
 
 def task_logits(model: nn.Module, inputs: Tensor) -> Tensor:
-    """Next-token logits (B, T, vocab) of any of the four models (RetNet in parallel mode)."""
-    if isinstance(model, RetNetLM):
-        return model(inputs, mode="parallel")[0]
-    if isinstance(model, (TransformerLM, HyenaLM)):
-        return model(inputs)[0]
-    raise TypeError(f"model must be a RetNetLM, TransformerLM or HyenaLM, got {type(model).__name__}")
+    """Next-token logits (B, T, vocab) of any ``TokenLM`` (or a DistributedDataParallel wrapper of one), running
+    as its config says (RetNet: ``config.mode``, parallel here)."""
+    if not isinstance(getattr(model, "module", model), TokenLM):
+        raise TypeError(f"model must be a TokenLM, got {type(model).__name__}")
+    return model(inputs)[0]
 
 
 def task_loss(model: nn.Module, inputs: Tensor, targets: Tensor, answer_ids: Tensor) -> tuple[Tensor, int, int]:
@@ -266,73 +261,47 @@ def _load() -> list[float] | None:
         return None
 
 
+def _eval_line(step: int, metrics, recent: float | None, seconds: float) -> str | None:
+    return None if recent is None else f"step {step:>5}: loss {recent:.4f}, test accuracy {metrics[0]:.3f}"
+
+
 def run(cfg: LRAConfig, progress: bool = True, command: str = "", data=None, keep_model: bool = False) -> dict:
-    """Train ``cfg.model`` on ``cfg.task`` and return the result (a JSON-able dict; with ``keep_model`` the trained
-    model too, under ``"model"``). ``data``: an optional (train, test) pair to skip generating it again."""
+    """Train ``cfg.model`` on ``cfg.task`` with ``loop.fit`` and return the result (a JSON-able dict; with
+    ``keep_model`` the trained model too, under ``"model"``). ``data``: an optional (train, test) pair to skip
+    generating it again. Raises ``loop.TrainingDiverged`` if the loss or gradient norm stops being finite."""
     if not isinstance(cfg, LRAConfig):
         raise TypeError(f"cfg must be an LRAConfig, got {type(cfg).__name__}")
     wall0 = time.perf_counter()
     load_start = _load()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = get_device(None if cfg.device == "auto" else cfg.device)
+    device = init_distributed(get_device(None if cfg.device == "auto" else cfg.device)).device
     train_set, test_set = data if data is not None else task_data(cfg)
     data_seconds = time.perf_counter() - wall0
     configs = model_configs(cfg, train_set.vocab_size)
     sizes = {name: build_task_model(c).num_parameters() for name, c in configs.items()}
 
-    torch.manual_seed(cfg.seed)
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
+    seed_everything(cfg.seed)
     model = build_task_model(configs[cfg.model]).to(device)
-    optimizer = configure_optimizer(model, cfg.lr, cfg.weight_decay, (cfg.beta1, cfg.beta2))
-    scheduler = make_scheduler(optimizer, cfg.lr, cfg.min_lr, cfg.warmup_steps, cfg.max_steps)
-    order_gen = torch.Generator().manual_seed(cfg.seed)
+    order = EpochSampler(len(train_set), cfg.batch_size, cfg.seed)
     answer_ids = train_set.answer_ids.to(device)
 
-    history, train_seconds = [], 0.0
-    acc0 = evaluate_task(model, test_set, limit=cfg.eval_examples)
-    history.append([0, None, acc0])
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=cfg.max_steps, desc=f"{cfg.model} {cfg.task} L={cfg.length} seed {cfg.seed}",
-                   unit="step", dynamic_ncols=True)
-    perm, cursor = torch.randperm(len(train_set), generator=order_gen), 0
-    window, window_n = 0.0, 0
-    model.train()
-    try:
-        for step in range(cfg.max_steps):
-            if cursor + cfg.batch_size > len(perm):                       # a new epoch, reshuffled
-                perm, cursor = torch.randperm(len(train_set), generator=order_gen), 0
-            idx = perm[cursor: cursor + cfg.batch_size]
-            cursor += cfg.batch_size
-            t0 = time.perf_counter()
-            x, y = train_set.inputs[idx].to(device), train_set.targets[idx].to(device)
-            loss, _, _ = task_loss(model, x, y, answer_ids)
-            value = loss.item()
-            if not math.isfinite(value):
-                raise FloatingPointError(f"the loss became {value} at step {step}: lower --lr")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else math.inf)
-            optimizer.step()
-            scheduler.step()
-            train_seconds += time.perf_counter() - t0
-            window, window_n = window + value, window_n + 1
-            done = step + 1
-            if done % cfg.eval_interval == 0 or done == cfg.max_steps:
-                acc = evaluate_task(model, test_set, limit=cfg.eval_examples)
-                history.append([done, round(window / window_n, 5), acc])
-                if bar is not None:
-                    bar.write(f"step {done:>5}: loss {window / window_n:.4f}, test accuracy {acc:.3f}")
-                window, window_n = 0.0, 0
-            if bar is not None:
-                bar.set_postfix_str(f"loss {value:.3f}")
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+    def batch(step: int) -> tuple[Tensor, Tensor]:
+        idx = order(step)
+        return train_set.inputs[idx], train_set.targets[idx]
+
+    fitted = fit(model, Recipe(cfg.max_steps, cfg.lr, cfg.min_lr, cfg.warmup_steps, cfg.weight_decay,
+                               (cfg.beta1, cfg.beta2), cfg.grad_clip),
+                 batches=batch, loss_fn=lambda m, b: task_loss(m, *b, answer_ids)[0], device=device,
+                 evaluate=lambda: [evaluate_task(model, test_set, limit=cfg.eval_examples)],
+                 eval_interval=cfg.eval_interval, eval_line=_eval_line,
+                 log_interval=cfg.eval_interval, tokens_per_step=cfg.batch_size * train_set.seq_len,
+                 progress=progress, desc=f"{cfg.model} {cfg.task} L={cfg.length} seed {cfg.seed}")
+    # [step, mean training loss since the previous evaluation, test accuracy]: the training-loss rows are logged
+    # at the evaluation steps (log_interval = eval_interval), so row i belongs to evaluation i + 1
+    evals, losses = fitted.history["eval"], fitted.history["train"]
+    history = [[0, None, evals[0][1]]] + [[e[0], round(t[1], 5), e[1]] for e, t in zip(evals[1:], losses, strict=True)]
+    train_seconds = fitted.history["train_seconds"]
     test_acc = evaluate_task(model, test_set)
     train_acc = evaluate_task(model, train_set, limit=len(test_set))
     balance = class_balance(test_set)
@@ -374,7 +343,8 @@ def run(cfg: LRAConfig, progress: bool = True, command: str = "", data=None, kee
 def mixing_matrix(model: nn.Module, tokens: Tensor, layer: int = 0, index: int = 0) -> dict:
     r"""The T × T matrix by which one layer's token mixer combines positions, for one sequence ``tokens`` (T,):
     output row n = Σ_m M[n, m] · (value at m). Returns ``{"fixed": the part that does not depend on the data,
-    "full": M for this input, "kind"}`` (float64 arrays of shape (T, T)).
+    "full": M for this input, "kind"}`` (float64 arrays of shape (T, T)), from the mixer's own ``mixing_matrix``
+    applied to the block's normed input:
 
     - RetNet / linear attention, head ``index``: ``M = (q kᵀ) ⊙ D`` (before the group norm; q, k rotated and the
       key scaled, as in the layer); fixed part ``D`` (γ^(n-m), or the causal mask of ones when γ = 1);
@@ -388,53 +358,18 @@ def mixing_matrix(model: nn.Module, tokens: Tensor, layer: int = 0, index: int =
         raise ValueError(f"layer must be an int in [0, number of layers), got {layer!r}")
     tokens = tokens[None].to(next(model.parameters()).device)
     model.check_tokens(tokens)
-    T = tokens.shape[1]
-    x = model.embed_tokens(tokens)
-    causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
-    if isinstance(model, RetNetLM):
-        for block in model.layers[:layer]:
-            x, _ = block(x, mode="parallel")
-        block = model.layers[layer].retention
-        _check_index(index, block.num_heads, "head")
-        h = model.layers[layer].retention_layer_norm(x)
-        q = apply_rotation(block.q_proj(h).view(1, T, block.num_heads, -1).transpose(1, 2))
-        k = apply_rotation((block.k_proj(h) * block.scaling).view(1, T, block.num_heads, -1).transpose(1, 2))
-        D = decay_mask(block.gamma, T)[index].to(q.dtype)
-        full = (q[0, index] @ k[0, index].T) * D
-        fixed, kind = D, "retention"
-    elif isinstance(model, TransformerLM):
-        for i, block in enumerate(model.layers[:layer]):
-            x = block(x)
-        attn = model.layers[layer].attention
-        _check_index(index, attn.num_heads, "head")
-        h = model.layers[layer].attention_layer_norm(x)
-        q = apply_rotation(attn.q_proj(h).view(1, T, attn.num_heads, -1).transpose(1, 2))
-        k = apply_rotation(attn.k_proj(h).view(1, T, attn.num_heads, -1).transpose(1, 2))
-        scores = (q[0, index] @ k[0, index].T) / math.sqrt(attn.head_dim)
-        full = torch.softmax(scores.masked_fill(~causal, float("-inf")), dim=-1)
-        fixed, kind = causal.to(full.dtype), "attention"
-    elif isinstance(model, HyenaLM):
-        for block in model.layers[:layer]:
-            x = block(x)
-        op = model.layers[layer].mixer
-        _check_index(index, op.embed_dim, "channel")
-        x1, x2, _ = op.gates(model.layers[layer].mixer_layer_norm(x))
-        hc = op.filter(T)[index]
-        n = torch.arange(T, device=x.device)
-        lag = (n[:, None] - n[None, :]).clamp(min=0)
-        fixed = torch.where(causal, hc[lag], torch.zeros((), dtype=hc.dtype, device=x.device))
-        fixed = fixed + op.D[index] * torch.eye(T, dtype=hc.dtype, device=x.device)
-        full = x1[0, index][:, None] * fixed * x2[0, index][None, :]
-        kind = "hyena"
-    else:
-        raise TypeError(f"model must be a RetNetLM, TransformerLM or HyenaLM, got {type(model).__name__}")
-    as_array = lambda m: m.detach().to(torch.float64).cpu().numpy()
-    return {"fixed": as_array(fixed), "full": as_array(full), "kind": kind}
+    block, seen = model.layers[layer], {}
+    handle = block.register_forward_pre_hook(lambda module, args: seen.setdefault("x", args[0]))
+    try:
+        model(tokens)                                  # as configured; the hook keeps the block's input
+    finally:
+        handle.remove()
+    m = block.token_mixer.mixing_matrix(block.mixer_norm(seen["x"]), index)
+    return {"fixed": _as_array(m["fixed"]), "full": _as_array(m["full"]), "kind": m["kind"]}
 
 
-def _check_index(index, size: int, what: str) -> None:
-    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < size:
-        raise ValueError(f"index must be a {what} number in [0, {size}), got {index!r}")
+def _as_array(t: Tensor):
+    return t.detach().to(torch.float64).cpu().numpy()
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -492,8 +427,9 @@ def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="python -m retnet_edu.experiments.lra",
         description="Train one of RetNet / linear attention / Transformer / Hyena on a generated long-range task "
-                    "(mini-ListOps or MQAR) and write a JSON result. `python -m retnet_edu.experiments.lra summarize DIR` "
-                    "prints the mean ± std table of a folder of results.",
+                    "(mini-ListOps or MQAR) and write a JSON result. "
+                    "`python -m retnet_edu.experiments.lra summarize DIR` prints the mean ± std table of a folder of "
+                    "results.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--preset", default="cpu", choices=sorted(PRESETS), help="named sizes to start from")
     ap.add_argument("--out", default="", help="result file (default runs/lra/<task>-L<length>-<model>-s<seed>.json)")
@@ -534,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         result = run(cfg, progress=not ns.no_progress, command="python -m retnet_edu.experiments.lra " + " ".join(argv))
-    except FloatingPointError as err:
+    except TrainingDiverged as err:
         print(f"error: {err}", file=sys.stderr)
         return 3
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""The mini-LRA runner (retnet_edu.experiments.lra): equal budgets, one head for every model, seeded runs, the CLI, summaries."""
+"""The mini-LRA runner (retnet_edu.experiments.lra): equal budgets, one head for every model, seeded runs through the
+one training loop (the recorded reference results, the divergence stop), the CLI, summaries."""
 
 import dataclasses
 import json
@@ -9,11 +10,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from retnet_edu.experiments import lra
 from retnet_edu.baselines.hyena import HyenaLM
-from retnet_edu.model import RetNetLM
-from retnet_edu.experiments.tasks import IGNORE, mini_listops
 from retnet_edu.baselines.transformer import TransformerLM
+from retnet_edu.experiments import lra
+from retnet_edu.experiments.tasks import IGNORE, mini_listops
+from retnet_edu.model import RetNetLM
 
 
 @pytest.mark.parametrize("task,length,d,L,H", [("listops", 64, 64, 2, 4), ("mqar", 128, 64, 2, 4),
@@ -86,6 +87,53 @@ def test_run_is_seeded_and_reports(task):
     assert c["history"] != a["history"]
 
 
+REFERENCE = json.loads((Path(__file__).parent / "reference_losses.json").read_text())["lra"]
+
+
+@pytest.mark.parametrize("key", sorted(REFERENCE))
+def test_results_equal_the_recorded_reference(key):
+    """The histories and accuracies of the runner's own loop before ``loop.fit`` replaced it (bit for bit on the
+    recording machine): the same batches epoch after epoch, the same initialisation, the same schedule."""
+    if key == "epochs":
+        cfg = lra.get_lra_config("tiny", task="mqar", model="retnet", length=32, num_train=40, batch_size=16,
+                                 max_steps=12)
+    elif key == "batch>n":
+        cfg = lra.get_lra_config("tiny", task="mqar", model="retnet", length=32, num_train=10, batch_size=16,
+                                 max_steps=5, warmup_steps=1, eval_interval=5)
+    else:
+        task, model = key.split("-")
+        cfg = lra.get_lra_config("tiny", task=task, model=model, length=32, seed=1)
+    got, ref = lra.run(cfg, progress=False), REFERENCE[key]
+    assert [h[0] for h in got["history"]] == [h[0] for h in ref["history"]]
+    assert got["history"][0][1] is None and ref["history"][0][1] is None
+    assert [h[1] for h in got["history"][1:]] == pytest.approx([h[1] for h in ref["history"][1:]], rel=1e-4)
+    assert [h[2] for h in got["history"]] == pytest.approx([h[2] for h in ref["history"]], abs=0.02)
+    if "test_accuracy" in ref:
+        assert got["test_accuracy"] == pytest.approx(ref["test_accuracy"], abs=0.02)
+        assert got["train_accuracy"] == pytest.approx(ref["train_accuracy"], abs=0.02)
+
+
+def test_divergence_stops_the_run_with_the_loops_message(monkeypatch, capsys, tmp_path):
+    real, calls = lra.task_loss, []
+
+    def nan_at_third_step(model, inputs, targets, answer_ids):
+        loss, c, t = real(model, inputs, targets, answer_ids)
+        if model.training:                                   # a training step, not an evaluation
+            calls.append(1)
+        return (loss * float("nan") if len(calls) == 3 else loss), c, t
+
+    monkeypatch.setattr(lra, "task_loss", nan_at_third_step)
+    cfg = lra.get_lra_config("tiny", task="mqar", model="retnet", length=32)
+    with pytest.raises(lra.TrainingDiverged, match="the loss became nan at step 2: training stopped before the update"):
+        lra.run(cfg, progress=False)
+    calls.clear()
+    out = tmp_path / "x.json"
+    assert lra.main(["--preset", "tiny", "--length", "32", "--no-progress", "--out", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("error: the loss became nan") and "No checkpoint had been written yet" in err
+    assert not out.exists()
+
+
 def test_training_learns_mqar():
     """A small Transformer learns associative recall in a few hundred steps (well above chance)."""
     cfg = lra.get_lra_config("tiny", task="mqar", model="transformer", length=16, num_pairs=2, mqar_vocab=16,
@@ -147,7 +195,7 @@ def test_cli_writes_skips_and_summarizes(tmp_path, capsys):
         lra.load_results(tmp_path / "missing")
 
 
-SWEEP = Path(__file__).resolve().parent.parent / "benchmarks" / "mini_lra"
+SWEEP = Path(__file__).resolve().parents[2] / "benchmarks" / "mini_lra"
 
 
 def test_recorded_sweep_is_complete_and_matches_its_report():

@@ -1,10 +1,12 @@
-"""retnet_edu.experiments.train: schedule, optimiser, RNG state, atomic checkpoints, the loop (cpu-tiny), resume after a real
-kill (bit-exact), NaN stop, the command line and sampling."""
+"""retnet_edu.experiments.train, the language-model runner: configs, the run (cpu-tiny) through the one loop, the
+recorded reference losses, resume after a real kill (bit-exact), NaN stop, the command line (damaged checkpoints
+included) and sampling. The loop's own pieces (schedule, optimiser, RNG state, checkpoints) are tested in
+test_loop.py."""
 
 import json
 import math
 import os
-import random
+import re
 import signal
 import subprocess
 import sys
@@ -15,11 +17,12 @@ import numpy as np
 import pytest
 import torch
 
-from retnet_edu.experiments import train as T
-from retnet_edu.model import RetNetLM
 from retnet_edu.baselines.transformer import TransformerLM
+from retnet_edu.experiments import train as T
+from retnet_edu.experiments.loop import CheckpointError
+from retnet_edu.model import RetNetLM
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -62,107 +65,6 @@ def test_config_validation():
 
 
 # ---------------------------------------------------------------------------------------------------------
-# schedule and optimiser
-# ---------------------------------------------------------------------------------------------------------
-def test_lr_schedule_shape():
-    lr, lo, w, n = 1.0, 0.1, 10, 110
-    vals = [T.lr_at(s, lr, lo, w, n) for s in range(n + 5)]
-    assert vals[0] == pytest.approx(0.1) and vals[9] == pytest.approx(1.0)       # linear warm-up to the peak
-    assert vals[10] == pytest.approx(1.0)                                        # cosine starts at the peak
-    assert vals[60] == pytest.approx(0.55)                                       # half-way: the mean of lr and min_lr
-    assert all(a >= b for a, b in zip(vals[10:n], vals[11:n]))                   # decreasing after warm-up
-    assert vals[n - 1] == pytest.approx(lo + 0.5 * (1 + math.cos(math.pi * 99 / 100)) * 0.9)
-    assert vals[n:] == [lo] * 5
-    with pytest.raises(ValueError, match="step must be an int >= 0"):
-        T.lr_at(-1, lr, lo, w, n)
-    with pytest.raises(ValueError, match="warmup_steps < max_steps"):
-        T.lr_at(0, lr, lo, 10, 10)
-
-
-def test_scheduler_follows_lr_at():
-    model = torch.nn.Linear(3, 3)
-    opt = T.configure_optimizer(model, 0.5)
-    sched = T.make_scheduler(opt, 0.5, 0.05, 3, 20)
-    seen = []
-    for _ in range(25):
-        seen.append(opt.param_groups[0]["lr"])
-        opt.step()
-        sched.step()
-    assert seen == pytest.approx([T.lr_at(s, 0.5, 0.05, 3, 20) for s in range(25)])
-    with pytest.raises(ValueError, match="not lr=0.1"):
-        T.make_scheduler(T.configure_optimizer(model, 0.5), 0.1, 0.01, 3, 20)
-
-
-def test_weight_decay_on_matrices_only():
-    model = RetNetLM(T.model_configs(tiny(), 10)[0])
-    opt = T.configure_optimizer(model, 1e-3, weight_decay=0.1)
-    decayed, plain = opt.param_groups
-    assert decayed["weight_decay"] == 0.1 and plain["weight_decay"] == 0.0
-    assert all(p.dim() == 2 for p in decayed["params"]) and all(p.dim() == 1 for p in plain["params"])
-    assert len(decayed["params"]) + len(plain["params"]) == len(list(model.parameters()))
-
-
-def test_precision_resolution():
-    cpu = torch.device("cpu")
-    assert T.resolve_precision("auto", cpu) == "fp32"
-    assert T.resolve_precision("fp32", cpu) == "fp32"
-    assert T.resolve_precision("bf16", cpu) == "bf16"
-    assert T.resolve_precision("bf16", torch.device("mps")) == "fp32"
-    with pytest.raises(ValueError, match="precision must be one of"):
-        T.resolve_precision("fp8", cpu)
-    with T.autocast_context(cpu, "bf16"):
-        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
-    with T.autocast_context(cpu, "fp32"):
-        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
-
-
-# ---------------------------------------------------------------------------------------------------------
-# RNG state and checkpoints
-# ---------------------------------------------------------------------------------------------------------
-def draws(g):
-    return (random.random(), float(np.random.rand()), float(torch.rand(1)), float(torch.rand(1, generator=g)))
-
-
-def test_rng_state_round_trip(tmp_path):
-    g = torch.Generator().manual_seed(3)
-    draws(g)
-    state = T.capture_rng_state(g)
-    first = draws(g)
-    T.save_checkpoint(tmp_path / "c.pt", {"format": T.CHECKPOINT_FORMAT, "rng": state})
-    draws(g)
-    T.restore_rng_state(T.load_checkpoint(tmp_path / "c.pt")["rng"], g)     # through torch.save/load
-    assert draws(g) == first
-    with pytest.raises(ValueError, match="no batch-sampler state"):
-        T.restore_rng_state(T.capture_rng_state(), g)
-
-
-def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
-    path = tmp_path / "checkpoint.pt"
-    T.save_checkpoint(path, {"format": T.CHECKPOINT_FORMAT, "step": 1})
-    before = path.read_bytes()
-
-    def broken_save(obj, fh):
-        fh.write(b"half a checkpoint")
-        raise OSError("disk full")
-
-    monkeypatch.setattr(torch, "save", broken_save)
-    with pytest.raises(OSError, match="disk full"):
-        T.save_checkpoint(path, {"format": T.CHECKPOINT_FORMAT, "step": 2})
-    assert path.read_bytes() == before                                  # the old checkpoint is untouched
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]   # no temporary file left behind
-    monkeypatch.undo()
-    assert T.load_checkpoint(path)["step"] == 1
-
-
-def test_load_checkpoint_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
-        T.load_checkpoint(tmp_path / "none.pt")
-    torch.save({"step": 3}, tmp_path / "other.pt")
-    with pytest.raises(ValueError, match="not a retnet_edu training checkpoint"):
-        T.load_checkpoint(tmp_path / "other.pt")
-
-
-# ---------------------------------------------------------------------------------------------------------
 # the loop
 # ---------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("model,mode", [("retnet", "parallel"), ("retnet", "chunkwise"), ("transformer", "parallel")])
@@ -184,7 +86,7 @@ def test_tiny_run_learns(data, tmp_path, model, mode):
 def test_same_seed_same_run(data):
     a = T.train(tiny(max_steps=12, warmup_steps=2), progress=False, data=data)
     b = T.train(tiny(max_steps=12, warmup_steps=2), progress=False, data=data)
-    assert all(torch.equal(p, q) for p, q in zip(a.model.state_dict().values(), b.model.state_dict().values()))
+    assert all(torch.equal(p, q) for p, q in zip(a.model.state_dict().values(), b.model.state_dict().values(), strict=True))
     assert [r[1] for r in a.history["train"]] == [r[1] for r in b.history["train"]]
 
 
@@ -240,12 +142,51 @@ def test_resume_in_process_is_exact(data, tmp_path):
         T.train(tiny(), progress=False, out_dir=part, data=data, loss_hook=_stop_at(23))
     assert T.load_checkpoint(part / "checkpoint.pt")["step"] == 20
     resumed = T.train(tiny(), resume=True, progress=False, out_dir=part, data=data)
-    assert all(torch.equal(a, b) for a, b in zip(full.model.state_dict().values(), resumed.model.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(full.model.state_dict().values(), resumed.model.state_dict().values(), strict=True))
     assert [r[:3] for r in resumed.history["train"]] == [r[:3] for r in full.history["train"]]
     assert [e[:3] for e in resumed.history["eval"]] == [e[:3] for e in full.history["eval"]]
     assert resumed.history["resumed_at"] == [20]
     with pytest.raises(ValueError, match=r"fields differ from it: \['lr'\]"):
         T.train(tiny(lr=1e-3), resume=True, progress=False, out_dir=part, data=data)
+
+
+REFERENCE = json.loads((Path(__file__).parent / "reference_losses.json").read_text())
+
+
+@pytest.mark.parametrize("key", sorted(REFERENCE["lm"]))
+def test_losses_equal_the_recorded_reference(data, key):
+    """The losses of the code before the one loop (bit for bit on the recording machine): same batches, same
+    initialisation, same dropout masks, same schedule."""
+    model, mode, *extra = key.split("-")
+    extra = {k: float(v) for k, v in (e.split("=") for e in extra)}
+    cfg = T.get_config("cpu-tiny", model=model, mode=mode, max_steps=12, warmup_steps=2, eval_interval=6,
+                       log_interval=1, threads=1, **extra)
+    hist = T.train(cfg, progress=False, data=data).history
+    ref = REFERENCE["lm"][key]
+    assert [r[1] for r in hist["train"]] == pytest.approx(ref["train"], rel=1e-4)
+    assert [r[2] for r in hist["train"]] == ref["lr"]
+    assert [e[1:3] for e in hist["eval"]] == [pytest.approx(e, rel=1e-4) for e in ref["eval"]]
+
+
+def test_lm_loss_runs_the_model_as_configured(data):
+    cfg = tiny(mode="chunkwise", chunk_size=8)
+    torch.manual_seed(0)
+    model = T.build_model(cfg, data[0].vocab_size).double()
+    assert model.config.mode == "chunkwise" and model.config.chunk_size == 8
+    x = data[1][:65].reshape(1, -1)
+    a = T.lm_loss(model, x[:, :-1], x[:, 1:]).item()
+    b = T.lm_loss(model, x[:, :-1], x[:, 1:], mode="parallel").item()          # the model's own options pass through
+    assert abs(a - b) < 1e-12
+
+
+def test_runners_do_not_dispatch_on_model_type():
+    """train.py and lra.py use the TokenLM protocol (model(x), model.kind, generate, the registry): they neither
+    import the model classes nor test for them."""
+    classes = r"(RetNetLM|TransformerLM|HyenaLM|RetNetConfig|TransformerConfig|HyenaConfig)"
+    for name in ("train.py", "lra.py"):
+        src = (ROOT / "retnet_edu" / "experiments" / name).read_text()
+        assert not re.search(r"isinstance\([^)]*" + classes, src), name
+        assert not re.search(r"^from .* import .*\b(RetNetLM|TransformerLM|HyenaLM)\b", src, re.M), name
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -348,6 +289,81 @@ def test_cli_train_resume_sample_and_errors(tmp_path, capsys):
     assert T.main(["--config", "cpu-tiny", "--print-config"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["retnet"]["embed_dim"] == printed["transformer"]["embed_dim"] == 32
+
+
+# ---------------------------------------------------------------------------------------------------------
+# damaged or missing checkpoints: one line on stderr, exit code 2, no traceback
+# ---------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def real_checkpoint(tmp_path_factory, data):
+    out = tmp_path_factory.mktemp("real")
+    T.train(tiny(max_steps=4, warmup_steps=1, checkpoint_interval=4, eval_interval=4), progress=False, out_dir=out,
+            data=data)
+    return (out / "checkpoint.pt").read_bytes()
+
+
+def _damage(path: Path, how: str, real: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if how == "truncated":
+        path.write_bytes(real[: len(real) // 2])
+    elif how == "garbage":
+        path.write_bytes(np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes())
+    elif how == "empty":
+        path.write_bytes(b"")
+
+
+def _one_line(err: str) -> str:
+    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize("how", ["missing", "truncated", "garbage", "empty"])
+def test_resume_from_a_damaged_checkpoint_is_one_clear_line(tmp_path, capsys, real_checkpoint, how):
+    out = tmp_path / "run"
+    _damage(out / "checkpoint.pt", how, real_checkpoint)
+    assert T.main(["--resume", "--out-dir", str(out), "--no-progress"]) == 2
+    captured = capsys.readouterr()
+    err = _one_line(captured.err)
+    assert str(out / "checkpoint.pt") in err and captured.out == ""
+    if how == "missing":
+        assert "no checkpoint at" in err and "without --resume" in err
+    else:
+        assert "is truncated or not a checkpoint (" in err and "delete it and start a new run" in err
+        assert "--out-dir" in err
+
+
+@pytest.mark.parametrize("how", ["missing", "truncated", "garbage", "empty"])
+def test_sample_from_a_damaged_checkpoint_is_one_clear_line(tmp_path, capsys, real_checkpoint, how):
+    path = tmp_path / "x" / "checkpoint.pt"
+    _damage(path, how, real_checkpoint)
+    assert T.main(["sample", "--checkpoint", str(path), "--max-new-tokens", "3"]) == 2
+    captured = capsys.readouterr()
+    err = _one_line(captured.err)
+    assert str(path) in err and captured.out == ""
+    if how == "missing":
+        assert "no checkpoint at" in err and "point --checkpoint at" in err
+    else:
+        assert "is truncated or not a checkpoint (" in err
+        assert "delete it and start a new run, or point --checkpoint at another file" in err
+
+
+def test_load_checkpoint_names_the_damage(tmp_path, real_checkpoint):
+    """The exceptions behind those lines: FileNotFoundError for a missing file, CheckpointError (a ValueError)
+    naming the file and the reason for a damaged one."""
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        T.load_checkpoint(tmp_path / "none.pt")
+    reasons = {"truncated": "PytorchStreamReader failed reading zip archive", "garbage": "not a zip archive",
+               "empty": "the file is empty"}
+    for how, reason in reasons.items():
+        path = tmp_path / f"{how}.pt"
+        _damage(path, how, real_checkpoint)
+        with pytest.raises(CheckpointError, match="is truncated or not a checkpoint") as info:
+            T.load_checkpoint(path)
+        assert str(path) in str(info.value) and reason in str(info.value) and "\n" not in str(info.value)
+    torch.save({"step": 3}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not a retnet_edu training checkpoint"):
+        T.load_checkpoint(tmp_path / "other.pt")
+    assert issubclass(CheckpointError, ValueError)
 
 
 def test_sampling_is_recurrent_and_matches_parallel(data):
