@@ -127,8 +127,9 @@ class _LRFactor:
         return lr_at(step, lr, min_lr, warmup, max_steps) / lr
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, lr: float, min_lr: float, warmup_steps: int,
-                   max_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, lr: float, min_lr: float, warmup_steps: int, max_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
     """A ``LambdaLR`` that sets the learning rate of step s to ``lr_at(s, …)`` (its ``step`` is called once after
     each optimiser step). The optimiser's base learning rate must be ``lr``."""
     for group in optimizer.param_groups:
@@ -142,13 +143,19 @@ def weight_decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     gains, biases), as in GPT-2/nanoGPT. A trainer that needs other groups (e.g. Hyena's filter MLP on its own)
     passes its own function of the same signature as ``param_groups``."""
     params = [p for p in model.parameters() if p.requires_grad]
-    return [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
-            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    return [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
 
 
-def configure_optimizer(model: nn.Module, lr: float, weight_decay: float = 0.1,
-                        betas: tuple[float, float] = (0.9, 0.99),
-                        param_groups: Callable[[nn.Module, float], list[dict]] | None = None) -> torch.optim.AdamW:
+def configure_optimizer(
+    model: nn.Module,
+    lr: float,
+    weight_decay: float = 0.1,
+    betas: tuple[float, float] = (0.9, 0.99),
+    param_groups: Callable[[nn.Module, float], list[dict]] | None = None,
+) -> torch.optim.AdamW:
     """AdamW over ``param_groups(model, weight_decay)`` (default ``weight_decay_groups``: decay on matrices only)."""
     return torch.optim.AdamW((param_groups or weight_decay_groups)(model, weight_decay), lr=lr, betas=betas)
 
@@ -172,7 +179,7 @@ class Recipe:
 # precision and random state
 # ----------------------------------------------------------------------------------------------------------
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """"auto" → "bf16" on a CUDA device that supports bfloat16, else "fp32". "bf16" on a CUDA device without
+    """ "auto" → "bf16" on a CUDA device that supports bfloat16, else "fp32". "bf16" on a CUDA device without
     bfloat16 falls back to "fp32" too. "bf16" on the CPU is honoured (CPU autocast; slow, for testing)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
@@ -207,8 +214,13 @@ def capture_rng_state(sampler: torch.Generator | None = None) -> dict:
     name, keys, pos, has_gauss, cached = np.random.get_state()
     state = {
         "python": random.getstate(),
-        "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "numpy": {
+            "name": name,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
         "torch_cpu": torch.get_rng_state(),
         "torch_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
@@ -221,8 +233,9 @@ def restore_rng_state(state: dict, sampler: torch.Generator | None = None) -> No
     """Undo ``capture_rng_state``: afterwards every generator produces what it would have at capture time."""
     random.setstate(_tuplify(state["python"]))
     n = state["numpy"]
-    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
-                         n["cached_gaussian"]))
+    np.random.set_state(
+        (n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    )
     torch.set_rng_state(state["torch_cpu"])
     if state.get("torch_cuda") and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["torch_cuda"])
@@ -252,12 +265,12 @@ class EpochSampler:
 
     def __call__(self, step: int) -> Tensor:
         draw, j = (step // self.per_epoch, step % self.per_epoch) if self.per_epoch else (step + 1, 0)
-        if self._generator is None or draw < self._drawn:           # start over (a resumed or earlier step)
+        if self._generator is None or draw < self._drawn:  # start over (a resumed or earlier step)
             self._generator, self._drawn = torch.Generator().manual_seed(self.seed), -1
         while self._drawn < draw:
             self._perm = torch.randperm(self.size, generator=self._generator)
             self._drawn += 1
-        return self._perm[j * self.batch_size: (j + 1) * self.batch_size]
+        return self._perm[j * self.batch_size : (j + 1) * self.batch_size]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -295,8 +308,18 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
             ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, ValueError, KeyError, TypeError, IndexError, AttributeError, ImportError,
-            OSError, pickle.UnpicklingError) as err:
+    except (
+        RuntimeError,
+        EOFError,
+        ValueError,
+        KeyError,
+        TypeError,
+        IndexError,
+        AttributeError,
+        ImportError,
+        OSError,
+        pickle.UnpicklingError,
+    ) as err:
         raise CheckpointError(f"{path} is truncated or not a checkpoint ({_unreadable_reason(path, err)})") from err
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a retnet_edu training checkpoint (format {CHECKPOINT_FORMAT})")
@@ -311,7 +334,7 @@ def _unreadable_reason(path: Path, err: Exception) -> str:
         return "the file is empty"
     if head != b"PK\x03\x04":
         return "not a zip archive written by torch.save"
-    first = " ".join(str(err).split()).split(". ")[0].rstrip(".")    # one line: the first sentence
+    first = " ".join(str(err).split()).split(". ")[0].rstrip(".")  # one line: the first sentence
     reason = f"{type(err).__name__}: {first}" if first else type(err).__name__
     return reason if len(reason) <= 120 else reason[:117] + "..."
 
@@ -329,8 +352,15 @@ def provenance(command: str, config: dict, device: torch.device, precision: str,
     """What a run's log starts with: the command, the config, the caller's ``more`` (model, data sizes, …), the
     device, the precision, the torch version and the number of CPU threads (and the number of processes when
     there is more than one)."""
-    record = {"command": command or "", "config": config, **more, "device": device.type, "precision": precision,
-              "torch": torch.__version__.split("+")[0], "threads": torch.get_num_threads()}
+    record = {
+        "command": command or "",
+        "config": config,
+        **more,
+        "device": device.type,
+        "precision": precision,
+        "torch": torch.__version__.split("+")[0],
+        "threads": torch.get_num_threads(),
+    }
     world = int(os.environ.get("WORLD_SIZE", "1") or 1)
     if world > 1:
         record["processes"] = world
@@ -385,7 +415,7 @@ def _share(batch: Sequence[Tensor], place: Distributed, device: torch.device) ->
         if size % place.world_size:
             raise ValueError(f"the global batch of {size} does not split into {place.world_size} equal shares")
         n = size // place.world_size
-        batch = [t[place.rank * n: (place.rank + 1) * n] for t in batch]
+        batch = [t[place.rank * n : (place.rank + 1) * n] for t in batch]
     return tuple(t.to(device) for t in batch)
 
 
@@ -417,16 +447,24 @@ class FitResult:
 
 
 def _new_history() -> dict:
-    return {"train": [], "eval": [], "train_seconds": 0.0, "wall_seconds": 0.0, "resumed_at": [],
-            "status": "running", "message": ""}
+    return {
+        "train": [],
+        "eval": [],
+        "train_seconds": 0.0,
+        "wall_seconds": 0.0,
+        "resumed_at": [],
+        "status": "running",
+        "message": "",
+    }
 
 
 def _fmt_rate(x: float) -> str:
     return f"{x / 1000:.1f}k" if x >= 1000 else f"{x:.0f}"
 
 
-def _diverged_message(what: str, value: float, step: int, ckpt_path: Path | None, last_good: int | None,
-                      advice: str) -> str:
+def _diverged_message(
+    what: str, value: float, step: int, ckpt_path: Path | None, last_good: int | None, advice: str
+) -> str:
     msg = f"the {what} became {value} at step {step}: training stopped before the update. "
     if ckpt_path is not None and last_good is not None:
         msg += f"The last good checkpoint (step {last_good}) is kept at {ckpt_path}. "
@@ -435,18 +473,32 @@ def _diverged_message(what: str, value: float, step: int, ckpt_path: Path | None
     return msg + advice
 
 
-def fit(model: nn.Module, recipe: Recipe, batches: Callable[[int], Sequence[Tensor]],
-        loss_fn: Callable[[nn.Module, tuple[Tensor, ...]], Tensor], *,
-        sampler: torch.Generator | None = None,
-        param_groups: Callable[[nn.Module, float], list[dict]] | None = None,
-        device: torch.device | None = None, precision: str = "fp32",
-        evaluate: Callable[[], Sequence[float]] | None = None, eval_interval: int = 0,
-        eval_line: Callable[[int, Sequence[float], float | None, float], str | None] | None = None,
-        log_interval: int = 1, tokens_per_step: int = 0,
-        checkpoint: str | Path | None = None, checkpoint_interval: int = 0, checkpoint_extra: dict | None = None,
-        log: str | Path | None = None, record: dict | None = None,
-        resume: dict | None = None, loss_hook: Callable[[int, Tensor], Tensor] | None = None,
-        progress: bool = False, desc: str = "", advice: str = DEFAULT_ADVICE) -> FitResult:
+def fit(
+    model: nn.Module,
+    recipe: Recipe,
+    batches: Callable[[int], Sequence[Tensor]],
+    loss_fn: Callable[[nn.Module, tuple[Tensor, ...]], Tensor],
+    *,
+    sampler: torch.Generator | None = None,
+    param_groups: Callable[[nn.Module, float], list[dict]] | None = None,
+    device: torch.device | None = None,
+    precision: str = "fp32",
+    evaluate: Callable[[], Sequence[float]] | None = None,
+    eval_interval: int = 0,
+    eval_line: Callable[[int, Sequence[float], float | None, float], str | None] | None = None,
+    log_interval: int = 1,
+    tokens_per_step: int = 0,
+    checkpoint: str | Path | None = None,
+    checkpoint_interval: int = 0,
+    checkpoint_extra: dict | None = None,
+    log: str | Path | None = None,
+    record: dict | None = None,
+    resume: dict | None = None,
+    loss_hook: Callable[[int, Tensor], Tensor] | None = None,
+    progress: bool = False,
+    desc: str = "",
+    advice: str = DEFAULT_ADVICE,
+) -> FitResult:
     """Train ``model`` (already on ``device``, initialised) for ``recipe.max_steps`` steps; see the module
     docstring for what happens at each step, on divergence, on resume and with several processes.
 
@@ -480,7 +532,7 @@ def fit(model: nn.Module, recipe: Recipe, batches: Callable[[int], Sequence[Tens
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     log_path = Path(log) if log is not None else None
     if place.is_main and ckpt_path is not None and ckpt_path.parent.is_dir():
-        for stale in ckpt_path.parent.glob(f".{ckpt_path.name}.tmp-*"):   # left by a process killed while writing
+        for stale in ckpt_path.parent.glob(f".{ckpt_path.name}.tmp-*"):  # left by a process killed while writing
             stale.unlink(missing_ok=True)
 
     optimizer = configure_optimizer(model, recipe.lr, recipe.weight_decay, recipe.betas, param_groups)
@@ -520,6 +572,7 @@ def fit(model: nn.Module, recipe: Recipe, batches: Callable[[int], Sequence[Tens
     bar = None
     if progress and place.is_main:
         from tqdm.auto import tqdm
+
         bar = tqdm(total=recipe.max_steps, initial=start, desc=desc, unit="step", dynamic_ncols=True)
     seconds = float(history["train_seconds"])
     window_loss, window_tokens, window_time, window_steps = 0.0, 0, 0.0, 0
@@ -542,8 +595,9 @@ def fit(model: nn.Module, recipe: Recipe, batches: Callable[[int], Sequence[Tens
             loss.backward()
             gnorm = nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip if recipe.grad_clip > 0 else math.inf)
             if not math.isfinite(gnorm.item()):
-                raise TrainingDiverged(_diverged_message("gradient norm", gnorm.item(), step, ckpt_path, last_good,
-                                                         advice))
+                raise TrainingDiverged(
+                    _diverged_message("gradient norm", gnorm.item(), step, ckpt_path, last_good, advice)
+                )
             lr = optimizer.param_groups[0]["lr"]
             optimizer.step()
             scheduler.step()
@@ -568,11 +622,19 @@ def fit(model: nn.Module, recipe: Recipe, batches: Callable[[int], Sequence[Tens
                     history["status"] = "finished"
                 tick()
                 if place.is_main:
-                    save_checkpoint(ckpt_path, {**(checkpoint_extra or {}), "format": CHECKPOINT_FORMAT,
-                                                "step": done, "model": model.state_dict(),
-                                                "optimizer": optimizer.state_dict(),
-                                                "scheduler": scheduler.state_dict(),
-                                                "rng": capture_rng_state(sampler), "history": history})
+                    save_checkpoint(
+                        ckpt_path,
+                        {
+                            **(checkpoint_extra or {}),
+                            "format": CHECKPOINT_FORMAT,
+                            "step": done,
+                            "model": model.state_dict(),
+                            "optimizer": optimizer.state_dict(),
+                            "scheduler": scheduler.state_dict(),
+                            "rng": capture_rng_state(sampler),
+                            "history": history,
+                        },
+                    )
                 last_good = done
                 write_log()
             if bar is not None:
@@ -585,5 +647,5 @@ def fit(model: nn.Module, recipe: Recipe, batches: Callable[[int], Sequence[Tens
         if bar is not None:
             bar.close()
     history["status"] = "finished"
-    write_log()   # also sets wall_seconds: training, evaluation and checkpoints, since the (first) start
+    write_log()  # also sets wall_seconds: training, evaluation and checkpoints, since the (first) start
     return FitResult(model, optimizer, scheduler, history, recipe.max_steps, ckpt_path, place)

@@ -96,7 +96,7 @@ class LRAConfig:
     listops_args: int = 8
     num_pairs: int = 4
     mqar_vocab: int = 64
-    power_a: float = 1.0             # MQAR query offsets: 1 = uniform over the sequence (Zoology uses 0.01)
+    power_a: float = 1.0  # MQAR query offsets: 1 = uniform over the sequence (Zoology uses 0.01)
     # model
     embed_dim: int = 64
     num_layers: int = 2
@@ -113,23 +113,44 @@ class LRAConfig:
     beta2: float = 0.99
     grad_clip: float = 1.0
     eval_interval: int = 250
-    eval_examples: int = 0           # 0 = the whole test set at each evaluation
+    eval_examples: int = 0  # 0 = the whole test set at each evaluation
     device: str = "cpu"
-    threads: int = 1                 # 0 leaves PyTorch's setting alone
+    threads: int = 1  # 0 leaves PyTorch's setting alone
 
     def __post_init__(self):
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
-        check_fields(self, dict(seed=0, length=8, num_train=1, num_test=1, data_seed=0, listops_depth=1, listops_args=2,
-                                num_pairs=1, mqar_vocab=4, embed_dim=2, num_layers=1, num_heads=1, batch_size=1,
-                                max_steps=1, warmup_steps=0, eval_interval=1, eval_examples=0, threads=0),
-                     reals=("lr", "min_lr", "weight_decay", "grad_clip", "beta1", "beta2", "power_a"))
+        check_fields(
+            self,
+            dict(
+                seed=0,
+                length=8,
+                num_train=1,
+                num_test=1,
+                data_seed=0,
+                listops_depth=1,
+                listops_args=2,
+                num_pairs=1,
+                mqar_vocab=4,
+                embed_dim=2,
+                num_layers=1,
+                num_heads=1,
+                batch_size=1,
+                max_steps=1,
+                warmup_steps=0,
+                eval_interval=1,
+                eval_examples=0,
+                threads=0,
+            ),
+            reals=("lr", "min_lr", "weight_decay", "grad_clip", "beta1", "beta2", "power_a"),
+        )
         check_schedule(self.lr, self.min_lr, self.warmup_steps, self.max_steps)
         if self.retnet_decay not in ("eq8", "lm"):
-            raise ValueError(f"retnet_decay must be 'eq8' or 'lm' (γ = 1 is the 'linear' model), got "
-                             f"{self.retnet_decay!r}")
+            raise ValueError(
+                f"retnet_decay must be 'eq8' or 'lm' (γ = 1 is the 'linear' model), got {self.retnet_decay!r}"
+            )
         if self.device not in ("auto", "cpu", "cuda", "mps"):
             raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'mps', got {self.device!r}")
 
@@ -139,16 +160,47 @@ class LRAConfig:
 
 PRESETS: dict[str, dict] = {
     # the unit tests: seconds
-    "tiny": dict(num_train=256, num_test=64, embed_dim=16, num_layers=1, num_heads=2, batch_size=16, max_steps=12,
-                 warmup_steps=2, eval_interval=6),
+    "tiny": dict(
+        num_train=256,
+        num_test=64,
+        embed_dim=16,
+        num_layers=1,
+        num_heads=2,
+        batch_size=16,
+        max_steps=12,
+        warmup_steps=2,
+        eval_interval=6,
+    ),
     # notebook 10's live run: ~15 s per model on one CPU thread
-    "notebook": dict(num_train=2000, num_test=500, embed_dim=32, num_layers=2, num_heads=2, batch_size=32,
-                     max_steps=300, warmup_steps=30, eval_interval=100),
+    "notebook": dict(
+        num_train=2000,
+        num_test=500,
+        embed_dim=32,
+        num_layers=2,
+        num_heads=2,
+        batch_size=32,
+        max_steps=300,
+        warmup_steps=30,
+        eval_interval=100,
+    ),
     # the recorded sweep (benchmarks/mini_lra): a few minutes per run on one CPU thread
     "cpu": dict(),
     # one GPU: a larger sweep (not run for the course's recorded results)
-    "gpu": dict(num_train=50000, num_test=3000, embed_dim=128, num_layers=4, num_heads=4, batch_size=64,
-                max_steps=10000, lr=1e-3, min_lr=1e-4, warmup_steps=500, eval_interval=1000, device="auto", threads=0),
+    "gpu": dict(
+        num_train=50000,
+        num_test=3000,
+        embed_dim=128,
+        num_layers=4,
+        num_heads=4,
+        batch_size=64,
+        max_steps=10000,
+        lr=1e-3,
+        min_lr=1e-4,
+        warmup_steps=500,
+        eval_interval=1000,
+        device="auto",
+        threads=0,
+    ),
 }
 
 
@@ -171,8 +223,7 @@ def task_data(cfg: LRAConfig) -> tuple[TaskData, TaskData]:
     model and run seed). ListOps expressions are distinct, so train and test do not overlap."""
     n = cfg.num_train + cfg.num_test
     if cfg.task == "listops":
-        data = mini_listops(n, cfg.length, max_depth=cfg.listops_depth, max_args=cfg.listops_args,
-                            seed=cfg.data_seed)
+        data = mini_listops(n, cfg.length, max_depth=cfg.listops_depth, max_args=cfg.listops_args, seed=cfg.data_seed)
     else:
         data = mqar(n, cfg.length, cfg.num_pairs, cfg.mqar_vocab, cfg.power_a, seed=cfg.data_seed)
     return data.split(cfg.num_train)
@@ -181,8 +232,13 @@ def task_data(cfg: LRAConfig) -> tuple[TaskData, TaskData]:
 def model_configs(cfg: LRAConfig, vocab_size: int) -> dict:
     """The four models' configs at one parameter budget (the RetNet's): ``{"retnet", "linear", "transformer",
     "hyena"}``. Linear attention is the RetNet with γ = 1; the Transformer and Hyena get the matching FFN width."""
-    retnet = RetNetConfig(vocab_size=vocab_size, embed_dim=cfg.embed_dim, num_layers=cfg.num_layers,
-                          num_heads=cfg.num_heads, decay=cfg.retnet_decay)
+    retnet = RetNetConfig(
+        vocab_size=vocab_size,
+        embed_dim=cfg.embed_dim,
+        num_layers=cfg.num_layers,
+        num_heads=cfg.num_heads,
+        decay=cfg.retnet_decay,
+    )
     return {
         "retnet": retnet,
         "linear": dataclasses.replace(retnet, decay="none"),
@@ -197,8 +253,9 @@ def build_task_model(config) -> TokenLM:
     for cls in TokenLM.registry.values():
         if type(config) is cls.config_class:
             return cls(config)
-    raise TypeError(f"config must be the config of a registered model ({sorted(TokenLM.registry)}), got "
-                    f"{type(config).__name__}")
+    raise TypeError(
+        f"config must be the config of a registered model ({sorted(TokenLM.registry)}), got {type(config).__name__}"
+    )
 
 
 def task_logits(model: nn.Module, inputs: Tensor) -> Tensor:
@@ -217,7 +274,7 @@ def task_loss(model: nn.Module, inputs: Tensor, targets: Tensor, answer_ids: Ten
     if not bool(scored.any()):
         raise ValueError("targets hold no scored position (every entry is IGNORE)")
     answer_ids = answer_ids.to(logits.device)
-    sel = logits[scored][:, answer_ids]                                   # (M, K)
+    sel = logits[scored][:, answer_ids]  # (M, K)
     lookup = torch.full((logits.shape[-1],), -1, dtype=torch.long, device=logits.device)
     lookup[answer_ids] = torch.arange(len(answer_ids), device=logits.device)
     cls = lookup[targets[scored]]
@@ -290,13 +347,22 @@ def run(cfg: LRAConfig, progress: bool = True, command: str = "", data=None, kee
         idx = order(step)
         return train_set.inputs[idx], train_set.targets[idx]
 
-    fitted = fit(model, Recipe(cfg.max_steps, cfg.lr, cfg.min_lr, cfg.warmup_steps, cfg.weight_decay,
-                               (cfg.beta1, cfg.beta2), cfg.grad_clip),
-                 batches=batch, loss_fn=lambda m, b: task_loss(m, *b, answer_ids)[0], device=device,
-                 evaluate=lambda: [evaluate_task(model, test_set, limit=cfg.eval_examples)],
-                 eval_interval=cfg.eval_interval, eval_line=_eval_line,
-                 log_interval=cfg.eval_interval, tokens_per_step=cfg.batch_size * train_set.seq_len,
-                 progress=progress, desc=f"{cfg.model} {cfg.task} L={cfg.length} seed {cfg.seed}")
+    fitted = fit(
+        model,
+        Recipe(
+            cfg.max_steps, cfg.lr, cfg.min_lr, cfg.warmup_steps, cfg.weight_decay, (cfg.beta1, cfg.beta2), cfg.grad_clip
+        ),
+        batches=batch,
+        loss_fn=lambda m, b: task_loss(m, *b, answer_ids)[0],
+        device=device,
+        evaluate=lambda: [evaluate_task(model, test_set, limit=cfg.eval_examples)],
+        eval_interval=cfg.eval_interval,
+        eval_line=_eval_line,
+        log_interval=cfg.eval_interval,
+        tokens_per_step=cfg.batch_size * train_set.seq_len,
+        progress=progress,
+        desc=f"{cfg.model} {cfg.task} L={cfg.length} seed {cfg.seed}",
+    )
     # [step, mean training loss since the previous evaluation, test accuracy]: the training-loss rows are logged
     # at the evaluation steps (log_interval = eval_interval), so row i belongs to evaluation i + 1
     evals, losses = fitted.history["eval"], fitted.history["train"]
@@ -307,18 +373,27 @@ def run(cfg: LRAConfig, progress: bool = True, command: str = "", data=None, kee
     balance = class_balance(test_set)
     result = {
         "name": result_name(cfg),
-        "task": cfg.task, "model": cfg.model, "seed": cfg.seed, "length": cfg.length,
+        "task": cfg.task,
+        "model": cfg.model,
+        "seed": cfg.seed,
+        "length": cfg.length,
         "command": command,
         "config": cfg.to_dict(),
         "model_config": configs[cfg.model].to_dict(),
         "parameters": sizes[cfg.model],
         "parameters_all_models": sizes,
-        "data": {"num_train": len(train_set), "num_test": len(test_set), "seq_len": train_set.seq_len,
-                 "vocab_size": train_set.vocab_size, "classes": len(train_set.answer_ids),
-                 "scored_per_example": float((test_set.targets != IGNORE).sum()) / len(test_set),
-                 "test_class_fractions": [round(float(f), 4) for f in balance["fractions"]],
-                 "majority_fraction": balance["majority_fraction"], "chance": balance["chance"],
-                 "info": train_set.info},
+        "data": {
+            "num_train": len(train_set),
+            "num_test": len(test_set),
+            "seq_len": train_set.seq_len,
+            "vocab_size": train_set.vocab_size,
+            "classes": len(train_set.answer_ids),
+            "scored_per_example": float((test_set.targets != IGNORE).sum()) / len(test_set),
+            "test_class_fractions": [round(float(f), 4) for f in balance["fractions"]],
+            "majority_fraction": balance["majority_fraction"],
+            "chance": balance["chance"],
+            "info": train_set.info,
+        },
         "history": history,
         "test_accuracy": test_acc,
         "train_accuracy": train_acc,
@@ -361,7 +436,7 @@ def mixing_matrix(model: nn.Module, tokens: Tensor, layer: int = 0, index: int =
     block, seen = model.layers[layer], {}
     handle = block.register_forward_pre_hook(lambda module, args: seen.setdefault("x", args[0]))
     try:
-        model(tokens)                                  # as configured; the hook keeps the block's input
+        model(tokens)  # as configured; the hook keeps the block's input
     finally:
         handle.remove()
     m = block.token_mixer.mixing_matrix(block.mixer_norm(seen["x"]), index)
@@ -393,27 +468,38 @@ def summarize(results: list[dict]) -> list[dict]:
     rows = []
     for (task, length, model), rs in groups.items():
         accs = [r["test_accuracy"] for r in rs]
-        rows.append({
-            "task": task, "length": length, "model": model, "n": len(rs),
-            "seeds": sorted(r["seed"] for r in rs),
-            "mean": statistics.fmean(accs), "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
-            "train_seconds": statistics.fmean(r["train_seconds"] for r in rs),
-            "wall_seconds": statistics.fmean(r["wall_seconds"] for r in rs),
-            "parameters": rs[0]["parameters"],
-            "majority": rs[0]["data"]["majority_fraction"], "chance": rs[0]["data"]["chance"],
-        })
+        rows.append(
+            {
+                "task": task,
+                "length": length,
+                "model": model,
+                "n": len(rs),
+                "seeds": sorted(r["seed"] for r in rs),
+                "mean": statistics.fmean(accs),
+                "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+                "train_seconds": statistics.fmean(r["train_seconds"] for r in rs),
+                "wall_seconds": statistics.fmean(r["wall_seconds"] for r in rs),
+                "parameters": rs[0]["parameters"],
+                "majority": rs[0]["data"]["majority_fraction"],
+                "chance": rs[0]["data"]["chance"],
+            }
+        )
     order = {m: i for i, m in enumerate(MODELS)}
     return sorted(rows, key=lambda r: (r["task"], r["length"], order.get(r["model"], 99)))
 
 
 def format_table(rows: list[dict]) -> str:
     """The summary as a Markdown table (accuracy in %, mean ± std over seeds)."""
-    lines = ["| task | length | model | parameters | test accuracy (%) | seeds | training time (s) "
-             "| majority class (%) |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| task | length | model | parameters | test accuracy (%) | seeds | training time (s) | majority class (%) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['task']} | {r['length']} | {MODEL_LABELS.get(r['model'], r['model'])} | "
-                     f"{r['parameters']:,} | {100 * r['mean']:.1f} ± {100 * r['std']:.1f} | {r['n']} | "
-                     f"{r['train_seconds']:.0f} | {100 * r['majority']:.1f} |")
+        lines.append(
+            f"| {r['task']} | {r['length']} | {MODEL_LABELS.get(r['model'], r['model'])} | "
+            f"{r['parameters']:,} | {100 * r['mean']:.1f} ± {100 * r['std']:.1f} | {r['n']} | "
+            f"{r['train_seconds']:.0f} | {100 * r['majority']:.1f} |"
+        )
     return "\n".join(lines)
 
 
@@ -427,10 +513,11 @@ def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="python -m retnet_edu.experiments.lra",
         description="Train one of RetNet / linear attention / Transformer / Hyena on a generated long-range task "
-                    "(mini-ListOps or MQAR) and write a JSON result. "
-                    "`python -m retnet_edu.experiments.lra summarize DIR` prints the mean ± std table of a folder of "
-                    "results.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "(mini-ListOps or MQAR) and write a JSON result. "
+        "`python -m retnet_edu.experiments.lra summarize DIR` prints the mean ± std table of a folder of "
+        "results.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     ap.add_argument("--preset", default="cpu", choices=sorted(PRESETS), help="named sizes to start from")
     ap.add_argument("--out", default="", help="result file (default runs/lra/<task>-L<length>-<model>-s<seed>.json)")
     ap.add_argument("--overwrite", action="store_true", help="run even if the result file exists")
@@ -439,8 +526,14 @@ def _parser() -> argparse.ArgumentParser:
     for f in _FLAG_FIELDS:
         typ = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
         kw = {"choices": MODELS} if f.name == "model" else {"choices": TASKS} if f.name == "task" else {}
-        ap.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=typ, default=argparse.SUPPRESS,
-                        help=f"override the preset's {f.name}", **kw)
+        ap.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            type=typ,
+            default=argparse.SUPPRESS,
+            help=f"override the preset's {f.name}",
+            **kw,
+        )
     return ap
 
 
@@ -477,9 +570,11 @@ def main(argv: list[str] | None = None) -> int:
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(result, indent=1) + "\n")
     os.replace(tmp, out)
-    print(f"done: {cfg.model} on {cfg.task} (length {cfg.length}, seed {cfg.seed}): test accuracy "
-          f"{result['test_accuracy']:.4f}, {result['parameters']:,} parameters, {result['train_seconds']:.1f} s of "
-          f"training; {out}")
+    print(
+        f"done: {cfg.model} on {cfg.task} (length {cfg.length}, seed {cfg.seed}): test accuracy "
+        f"{result['test_accuracy']:.4f}, {result['parameters']:,} parameters, {result['train_seconds']:.1f} s of "
+        f"training; {out}"
+    )
     return 0
 
 

@@ -98,15 +98,15 @@ class TrainConfig:
     (``transformer.matched_transformer_config``)."""
 
     name: str = "custom"
-    model: str = "retnet"            # "retnet" or "transformer"
-    mode: str = "parallel"           # RetNet's training forward: "parallel" (eq. 5) or "chunkwise" (eq. 7)
+    model: str = "retnet"  # "retnet" or "transformer"
+    mode: str = "parallel"  # RetNet's training forward: "parallel" (eq. 5) or "chunkwise" (eq. 7)
     chunk_size: int = 64
     embed_dim: int = 128
     num_layers: int = 4
     num_heads: int = 4
-    decay: str = "eq8"               # RetNet decays: "eq8", "lm" or "none"
+    decay: str = "eq8"  # RetNet decays: "eq8", "lm" or "none"
     dropout: float = 0.0
-    block_size: int = 128            # context length T of each training window
+    block_size: int = 128  # context length T of each training window
     batch_size: int = 16
     max_steps: int = 2000
     lr: float = 2e-3
@@ -122,23 +122,43 @@ class TrainConfig:
     log_interval: int = 10
     seed: int = 1337
     eval_seed: int = 1234
-    device: str = "auto"             # "auto" (CUDA, then MPS, then CPU), "cuda", "mps" or "cpu"
-    precision: str = "auto"          # "auto" (bf16 autocast on CUDA when supported, else fp32), "fp32", "bf16"
-    threads: int = 0                 # torch CPU threads; 0 leaves PyTorch's setting alone
-    out_dir: str = ""                # "" = runs/<name>-<model> on the command line; no files from train(...)
-    data_path: str = ""              # "" = the course corpus data/shakespeare.txt (checksum verified)
+    device: str = "auto"  # "auto" (CUDA, then MPS, then CPU), "cuda", "mps" or "cpu"
+    precision: str = "auto"  # "auto" (bf16 autocast on CUDA when supported, else fp32), "fp32", "bf16"
+    threads: int = 0  # torch CPU threads; 0 leaves PyTorch's setting alone
+    out_dir: str = ""  # "" = runs/<name>-<model> on the command line; no files from train(...)
+    data_path: str = ""  # "" = the course corpus data/shakespeare.txt (checksum verified)
     val_fraction: float = 0.1
 
     def __post_init__(self):
-        ints = dict.fromkeys(("chunk_size", "embed_dim", "num_layers", "num_heads", "block_size", "batch_size",
-                              "max_steps", "eval_interval", "eval_batches", "checkpoint_interval", "log_interval"), 1)
+        ints = dict.fromkeys(
+            (
+                "chunk_size",
+                "embed_dim",
+                "num_layers",
+                "num_heads",
+                "block_size",
+                "batch_size",
+                "max_steps",
+                "eval_interval",
+                "eval_batches",
+                "checkpoint_interval",
+                "log_interval",
+            ),
+            1,
+        )
         check_fields(self, {**ints, **dict.fromkeys(("warmup_steps", "seed", "eval_seed", "threads"), 0)})
-        for name, allowed in (("model", MODELS), ("mode", TRAIN_MODES), ("precision", PRECISIONS),
-                              ("decay", ("eq8", "lm", "none")), ("device", ("auto", "cuda", "mps", "cpu"))):
+        for name, allowed in (
+            ("model", MODELS),
+            ("mode", TRAIN_MODES),
+            ("precision", PRECISIONS),
+            ("decay", ("eq8", "lm", "none")),
+            ("device", ("auto", "cuda", "mps", "cpu")),
+        ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        check_fields(self, reals=("lr", "min_lr", "weight_decay", "grad_clip", "beta1", "beta2", "dropout",
-                                  "val_fraction"))
+        check_fields(
+            self, reals=("lr", "min_lr", "weight_decay", "grad_clip", "beta1", "beta2", "dropout", "val_fraction")
+        )
         check_schedule(self.lr, self.min_lr, self.warmup_steps, self.max_steps)
         if not (self.beta1 < 1 and self.beta2 < 1):
             raise ValueError(f"beta1 and beta2 must be < 1, got {self.beta1}, {self.beta2}")
@@ -159,21 +179,74 @@ class TrainConfig:
 
 CONFIGS: dict[str, dict] = {
     # seconds on one CPU thread: the test suite's smoke runs
-    "cpu-tiny": dict(embed_dim=32, num_layers=2, num_heads=2, chunk_size=8, block_size=32, batch_size=8,
-                     max_steps=40, lr=3e-3, min_lr=3e-4, warmup_steps=5, eval_interval=10, eval_batches=2,
-                     checkpoint_interval=10, log_interval=1),
+    "cpu-tiny": dict(
+        embed_dim=32,
+        num_layers=2,
+        num_heads=2,
+        chunk_size=8,
+        block_size=32,
+        batch_size=8,
+        max_steps=40,
+        lr=3e-3,
+        min_lr=3e-4,
+        warmup_steps=5,
+        eval_interval=10,
+        eval_batches=2,
+        checkpoint_interval=10,
+        log_interval=1,
+    ),
     # notebook 08 on a CPU: about half a minute per model with one thread
-    "notebook": dict(embed_dim=96, num_layers=3, num_heads=2, chunk_size=32, block_size=64, batch_size=16,
-                     max_steps=600, lr=3e-3, min_lr=3e-4, warmup_steps=50, eval_interval=100, eval_batches=8,
-                     checkpoint_interval=100, log_interval=10),
+    "notebook": dict(
+        embed_dim=96,
+        num_layers=3,
+        num_heads=2,
+        chunk_size=32,
+        block_size=64,
+        batch_size=16,
+        max_steps=600,
+        lr=3e-3,
+        min_lr=3e-4,
+        warmup_steps=50,
+        eval_interval=100,
+        eval_batches=8,
+        checkpoint_interval=100,
+        log_interval=10,
+    ),
     # a laptop: 6-8 minutes per model on 2 cores (data/results/README.md)
-    "cpu": dict(embed_dim=128, num_layers=4, num_heads=4, chunk_size=64, block_size=128, batch_size=16,
-                max_steps=3000, lr=2e-3, min_lr=2e-4, warmup_steps=100, eval_interval=250, eval_batches=20,
-                checkpoint_interval=250, log_interval=10),
+    "cpu": dict(
+        embed_dim=128,
+        num_layers=4,
+        num_heads=4,
+        chunk_size=64,
+        block_size=128,
+        batch_size=16,
+        max_steps=3000,
+        lr=2e-3,
+        min_lr=2e-4,
+        warmup_steps=100,
+        eval_interval=250,
+        eval_batches=20,
+        checkpoint_interval=250,
+        log_interval=10,
+    ),
     # one GPU (nanoGPT's Shakespeare-char size): ~10.7M parameters, context 256
-    "gpu": dict(embed_dim=384, num_layers=6, num_heads=6, chunk_size=64, block_size=256, batch_size=64,
-                max_steps=5000, lr=1e-3, min_lr=1e-4, warmup_steps=100, dropout=0.2, eval_interval=250,
-                eval_batches=50, checkpoint_interval=500, log_interval=10),
+    "gpu": dict(
+        embed_dim=384,
+        num_layers=6,
+        num_heads=6,
+        chunk_size=64,
+        block_size=256,
+        batch_size=64,
+        max_steps=5000,
+        lr=1e-3,
+        min_lr=1e-4,
+        warmup_steps=100,
+        dropout=0.2,
+        eval_interval=250,
+        eval_batches=50,
+        checkpoint_interval=500,
+        log_interval=10,
+    ),
 }
 
 
@@ -196,9 +269,16 @@ def get_config(name: str, **overrides) -> TrainConfig:
 def model_configs(cfg: TrainConfig, vocab_size: int) -> tuple[RetNetConfig, TransformerConfig]:
     """The RetNet described by ``cfg`` (training in ``cfg.mode``) and the Transformer matched to its parameter
     count."""
-    retnet = RetNetConfig(vocab_size=vocab_size, embed_dim=cfg.embed_dim, num_layers=cfg.num_layers,
-                          num_heads=cfg.num_heads, chunk_size=cfg.chunk_size, dropout=cfg.dropout, decay=cfg.decay,
-                          mode=cfg.mode)
+    retnet = RetNetConfig(
+        vocab_size=vocab_size,
+        embed_dim=cfg.embed_dim,
+        num_layers=cfg.num_layers,
+        num_heads=cfg.num_heads,
+        chunk_size=cfg.chunk_size,
+        dropout=cfg.dropout,
+        decay=cfg.decay,
+        mode=cfg.mode,
+    )
     return retnet, matched_transformer_config(retnet)
 
 
@@ -270,8 +350,11 @@ def _saved_run(ckpt_path: Path, cfg: TrainConfig) -> dict:
     """The checkpoint to resume from; ``cfg`` must equal its config except for device, threads and out_dir."""
     ckpt = load_checkpoint(ckpt_path)
     saved = TrainConfig(**ckpt["config"])
-    differs = [f.name for f in dataclasses.fields(TrainConfig)
-               if f.name not in ("device", "threads", "out_dir") and getattr(saved, f.name) != getattr(cfg, f.name)]
+    differs = [
+        f.name
+        for f in dataclasses.fields(TrainConfig)
+        if f.name not in ("device", "threads", "out_dir") and getattr(saved, f.name) != getattr(cfg, f.name)
+    ]
     if differs:
         raise ValueError(f"resume continues the saved run with its own config; these fields differ from it: {differs}")
     return ckpt
@@ -282,8 +365,15 @@ def _eval_line(step: int, metrics, recent: float | None, seconds: float) -> str:
     return line if step == 0 else line + f"  ({seconds:.0f} s)"
 
 
-def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, out_dir: str | Path | None = None,
-          loss_hook=None, command: str | None = None, data=None) -> TrainResult:
+def train(
+    cfg: TrainConfig,
+    resume: bool = False,
+    progress: bool = True,
+    out_dir: str | Path | None = None,
+    loss_hook=None,
+    command: str | None = None,
+    data=None,
+) -> TrainResult:
     """Train ``cfg.model`` on the corpus with ``loop.fit`` and return a ``TrainResult``.
 
     ``out_dir`` (default ``cfg.out_dir``; none = no files): where ``checkpoint.pt`` (every
@@ -311,48 +401,84 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, out_dir
     tokenizer, train_ids, val_ids = data if data is not None else prepare_data(cfg)
     if ckpt is not None and CharTokenizer.from_dict(ckpt["tokenizer"]) != tokenizer:
         raise ValueError("the checkpoint's vocabulary differs from the corpus's")
-    eval_sets = [fixed_batches(ids, cfg.eval_batches, cfg.batch_size, cfg.block_size, cfg.eval_seed, device)
-                 for ids in (train_ids, val_ids)]
+    eval_sets = [
+        fixed_batches(ids, cfg.eval_batches, cfg.batch_size, cfg.block_size, cfg.eval_seed, device)
+        for ids in (train_ids, val_ids)
+    ]
     seed_everything(cfg.seed)
     model = build_model(cfg, tokenizer.vocab_size).to(device)
     sampler = torch.Generator().manual_seed(cfg.seed)
-    model_record = {"kind": model.kind, "config": model.config.to_dict(), "parameters": model.num_parameters(),
-                    "parameters_without_embeddings": model.num_parameters(exclude_embeddings=True)}
-    data_record = {"vocab_size": tokenizer.vocab_size, "train_tokens": int(train_ids.numel()),
-                   "val_tokens": int(val_ids.numel())}
+    model_record = {
+        "kind": model.kind,
+        "config": model.config.to_dict(),
+        "parameters": model.num_parameters(),
+        "parameters_without_embeddings": model.num_parameters(exclude_embeddings=True),
+    }
+    data_record = {
+        "vocab_size": tokenizer.vocab_size,
+        "train_tokens": int(train_ids.numel()),
+        "val_tokens": int(val_ids.numel()),
+    }
     fitted = fit(
-        model, Recipe(cfg.max_steps, cfg.lr, cfg.min_lr, cfg.warmup_steps, cfg.weight_decay, (cfg.beta1, cfg.beta2),
-                      cfg.grad_clip),
+        model,
+        Recipe(
+            cfg.max_steps, cfg.lr, cfg.min_lr, cfg.warmup_steps, cfg.weight_decay, (cfg.beta1, cfg.beta2), cfg.grad_clip
+        ),
         batches=lambda step: random_batch(train_ids, cfg.batch_size, cfg.block_size, sampler),
-        loss_fn=lambda m, batch: lm_loss(m, *batch), sampler=sampler, device=device, precision=precision,
+        loss_fn=lambda m, batch: lm_loss(m, *batch),
+        sampler=sampler,
+        device=device,
+        precision=precision,
         evaluate=lambda: [evaluate(model, batches, precision) for batches in eval_sets],
-        eval_interval=cfg.eval_interval, eval_line=_eval_line,
-        log_interval=cfg.log_interval, tokens_per_step=cfg.tokens_per_step,
-        checkpoint=ckpt_path, checkpoint_interval=cfg.checkpoint_interval,
-        checkpoint_extra={"config": cfg.to_dict(), "model_kind": model.kind, "model_config": model.config.to_dict(),
-                          "tokenizer": tokenizer.to_dict()},
+        eval_interval=cfg.eval_interval,
+        eval_line=_eval_line,
+        log_interval=cfg.log_interval,
+        tokens_per_step=cfg.tokens_per_step,
+        checkpoint=ckpt_path,
+        checkpoint_interval=cfg.checkpoint_interval,
+        checkpoint_extra={
+            "config": cfg.to_dict(),
+            "model_kind": model.kind,
+            "model_config": model.config.to_dict(),
+            "tokenizer": tokenizer.to_dict(),
+        },
         log=out / LOG_NAME if out is not None else None,
         record=provenance(command, cfg.to_dict(), device, precision, model=model_record, data=data_record),
-        resume=ckpt, loss_hook=loss_hook, progress=progress, desc=f"{model.kind} ({cfg.name})", advice=ADVICE)
+        resume=ckpt,
+        loss_hook=loss_hook,
+        progress=progress,
+        desc=f"{model.kind} ({cfg.name})",
+        advice=ADVICE,
+    )
     return TrainResult(model, tokenizer, cfg, fitted.history, device, precision, ckpt_path)
 
 
 # ----------------------------------------------------------------------------------------------------------
 # sampling
 # ----------------------------------------------------------------------------------------------------------
-def load_model(checkpoint: str | Path, device: str | torch.device | None = None
-               ) -> tuple[TokenLM, CharTokenizer, dict]:
+def load_model(checkpoint: str | Path, device: str | torch.device | None = None) -> tuple[TokenLM, CharTokenizer, dict]:
     """The model (eval mode), its tokenizer and the whole checkpoint dict, from a training checkpoint
     (``FileNotFoundError`` if it is missing, ``loop.CheckpointError`` if it is damaged)."""
     ckpt = load_checkpoint(checkpoint)
     model = build_lm(ckpt["model_kind"], ckpt["model_config"])
     model.load_state_dict(ckpt["model"])
-    dev = get_device(None if device in (None, "auto") else str(device)) if not isinstance(device, torch.device) else device
+    dev = (
+        get_device(None if device in (None, "auto") else str(device))
+        if not isinstance(device, torch.device)
+        else device
+    )
     return model.to(dev).eval(), CharTokenizer.from_dict(ckpt["tokenizer"]), ckpt
 
 
-def sample_text(model: TokenLM, tokenizer: CharTokenizer, prompt: str, max_new_tokens: int = 500,
-                temperature: float = 0.8, top_k: int | None = None, seed: int = 0) -> str:
+def sample_text(
+    model: TokenLM,
+    tokenizer: CharTokenizer,
+    prompt: str,
+    max_new_tokens: int = 500,
+    temperature: float = 0.8,
+    top_k: int | None = None,
+    seed: int = 0,
+) -> str:
     """Prompt + ``max_new_tokens`` sampled characters, with the model's default decoding (``generate``: RetNet in
     recurrent mode, an O(1) state per token; the Transformer with its KV cache). ``seed`` makes the draw
     reproducible."""
@@ -375,8 +501,9 @@ def _train_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="python -m retnet_edu.experiments.train",
         description="Train RetNet or the equal-size Transformer on the course's Shakespeare corpus. "
-                    "Use `python -m retnet_edu.experiments.train sample --help` to generate text from a checkpoint.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "Use `python -m retnet_edu.experiments.train sample --help` to generate text from a checkpoint.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     ap.add_argument("--config", default="cpu", choices=sorted(CONFIGS), help="named config to start from")
     ap.add_argument("--resume", action="store_true", help="continue the run saved in --out-dir exactly")
     ap.add_argument("--overwrite", action="store_true", help="start afresh even if --out-dir holds a checkpoint")
@@ -384,16 +511,22 @@ def _train_parser() -> argparse.ArgumentParser:
     ap.add_argument("--print-config", action="store_true", help="print the resolved config and sizes, then exit")
     for f in _FLAG_FIELDS:
         typ = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
-        ap.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=typ, default=argparse.SUPPRESS,
-                        help=f"override the config's {f.name}")
+        ap.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            type=typ,
+            default=argparse.SUPPRESS,
+            help=f"override the config's {f.name}",
+        )
     return ap
 
 
 def _sample_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m retnet_edu.experiments.train sample",
-                                 description="Generate text from a checkpoint (RetNet: recurrent mode; "
-                                             "Transformer: KV cache).",
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m retnet_edu.experiments.train sample",
+        description="Generate text from a checkpoint (RetNet: recurrent mode; Transformer: KV cache).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     ap.add_argument("--checkpoint", required=True, help="path to a checkpoint.pt written by training")
     ap.add_argument("--prompt", default="\n", help="text to continue (characters of the corpus only)")
     ap.add_argument("--max-new-tokens", type=int, default=500)
@@ -428,8 +561,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             model, tok, _ = load_model(ns.checkpoint, ns.device)
         except FileNotFoundError:
-            return _error(f"no checkpoint at {ns.checkpoint}: point --checkpoint at a checkpoint.pt written by "
-                          f"training")
+            return _error(
+                f"no checkpoint at {ns.checkpoint}: point --checkpoint at a checkpoint.pt written by training"
+            )
         except CheckpointError as err:
             return _error(f"{err}; delete it and start a new run, or point --checkpoint at another file")
         try:
@@ -447,26 +581,36 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(cfg.out_dir)
     if ns.print_config:
         retnet, transformer = model_configs(cfg, vocab_size=_vocab_size_for(cfg))
-        print(json.dumps({"config": cfg.to_dict(), "retnet": retnet.to_dict(), "transformer": transformer.to_dict()},
-                         indent=1))
+        print(
+            json.dumps(
+                {"config": cfg.to_dict(), "retnet": retnet.to_dict(), "transformer": transformer.to_dict()}, indent=1
+            )
+        )
         return 0
     if ns.resume:
         try:
             saved = TrainConfig(**load_checkpoint(out / CHECKPOINT_NAME)["config"])
         except FileNotFoundError:
-            return _error(f"--resume but there is no checkpoint at {out / CHECKPOINT_NAME}: start a new run without "
-                          f"--resume, or point --out-dir at the run to continue")
+            return _error(
+                f"--resume but there is no checkpoint at {out / CHECKPOINT_NAME}: start a new run without "
+                f"--resume, or point --out-dir at the run to continue"
+            )
         except CheckpointError as err:
             return _error(f"{err}; delete it and start a new run, or point --out-dir at another run")
         extra = sorted(set(overrides) - {"device", "threads", "out_dir"})
         if extra:
             return _error(f"--resume continues the saved run with its saved config; drop {extra}")
-        cfg = dataclasses.replace(saved, device=cfg.device if "device" in overrides else saved.device,
-                                  threads=cfg.threads if "threads" in overrides else saved.threads,
-                                  out_dir=cfg.out_dir)
+        cfg = dataclasses.replace(
+            saved,
+            device=cfg.device if "device" in overrides else saved.device,
+            threads=cfg.threads if "threads" in overrides else saved.threads,
+            out_dir=cfg.out_dir,
+        )
     elif (out / CHECKPOINT_NAME).exists() and not ns.overwrite:
-        return _error(f"{out} already holds a checkpoint: pass --resume to continue it, --overwrite to start afresh, "
-                      f"or --out-dir for a new run")
+        return _error(
+            f"{out} already holds a checkpoint: pass --resume to continue it, --overwrite to start afresh, "
+            f"or --out-dir for a new run"
+        )
     command = "python -m retnet_edu.experiments.train " + " ".join(argv)
     try:
         result = train(cfg, resume=ns.resume, progress=not ns.no_progress, command=command)
@@ -477,8 +621,10 @@ def main(argv: list[str] | None = None) -> int:
             dist.destroy_process_group()
     last = result.history["eval"][-1]
     if os.environ.get("RANK", "0") == "0":
-        print(f"done: {cfg.model} step {last[0]}: train loss {last[1]:.4f}, val loss {last[2]:.4f} nats/char, "
-              f"{result.history['train_seconds']:.1f} s of training; checkpoint {result.checkpoint}")
+        print(
+            f"done: {cfg.model} step {last[0]}: train loss {last[1]:.4f}, val loss {last[2]:.4f} nats/char, "
+            f"{result.history['train_seconds']:.1f} s of training; checkpoint {result.checkpoint}"
+        )
     return 0
 
 

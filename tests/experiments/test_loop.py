@@ -26,10 +26,10 @@ PACKAGE = Path(__file__).resolve().parents[2] / "retnet_edu"
 def test_lr_schedule_shape():
     lr, lo, w, n = 1.0, 0.1, 10, 110
     vals = [L.lr_at(s, lr, lo, w, n) for s in range(n + 5)]
-    assert vals[0] == pytest.approx(0.1) and vals[9] == pytest.approx(1.0)       # linear warm-up to the peak
-    assert vals[10] == pytest.approx(1.0)                                        # cosine starts at the peak
-    assert vals[60] == pytest.approx(0.55)                                       # half-way: the mean of lr and min_lr
-    assert all(a >= b for a, b in zip(vals[10:n], vals[11:n], strict=False))                   # decreasing after warm-up
+    assert vals[0] == pytest.approx(0.1) and vals[9] == pytest.approx(1.0)  # linear warm-up to the peak
+    assert vals[10] == pytest.approx(1.0)  # cosine starts at the peak
+    assert vals[60] == pytest.approx(0.55)  # half-way: the mean of lr and min_lr
+    assert all(a >= b for a, b in zip(vals[10:n], vals[11:n], strict=False))  # decreasing after warm-up
     assert vals[n - 1] == pytest.approx(lo + 0.5 * (1 + math.cos(math.pi * 99 / 100)) * 0.9)
     assert vals[n:] == [lo] * 5
     with pytest.raises(ValueError, match="step must be an int >= 0"):
@@ -66,13 +66,20 @@ def test_parameter_groups_are_a_parameter():
     model = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 1))
 
     def groups(m, weight_decay):
-        return [{"params": list(m[0].parameters()), "weight_decay": 0.0},
-                {"params": list(m[1].parameters()), "weight_decay": weight_decay}]
+        return [
+            {"params": list(m[0].parameters()), "weight_decay": 0.0},
+            {"params": list(m[1].parameters()), "weight_decay": weight_decay},
+        ]
 
     opt = L.configure_optimizer(model, 1e-2, 0.3, param_groups=groups)
     assert [g["weight_decay"] for g in opt.param_groups] == [0.0, 0.3]
-    res = L.fit(model, L.Recipe(3, 1e-2, 1e-3, 1, weight_decay=0.3), _toy_batches(torch.Generator().manual_seed(0)),
-                _mse, param_groups=groups)
+    res = L.fit(
+        model,
+        L.Recipe(3, 1e-2, 1e-3, 1, weight_decay=0.3),
+        _toy_batches(torch.Generator().manual_seed(0)),
+        _mse,
+        param_groups=groups,
+    )
     assert [len(g["params"]) for g in res.optimizer.param_groups] == [2, 2]
 
 
@@ -104,7 +111,7 @@ def test_rng_state_round_trip(tmp_path):
     first = draws(g)
     L.save_checkpoint(tmp_path / "c.pt", {"format": L.CHECKPOINT_FORMAT, "rng": state})
     draws(g)
-    L.restore_rng_state(L.load_checkpoint(tmp_path / "c.pt")["rng"], g)     # through torch.save/load
+    L.restore_rng_state(L.load_checkpoint(tmp_path / "c.pt")["rng"], g)  # through torch.save/load
     assert draws(g) == first
     with pytest.raises(ValueError, match="no batch-sampler state"):
         L.restore_rng_state(L.capture_rng_state(), g)
@@ -122,8 +129,8 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
         L.save_checkpoint(path, {"format": L.CHECKPOINT_FORMAT, "step": 2})
-    assert path.read_bytes() == before                                  # the old checkpoint is untouched
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]   # no temporary file left behind
+    assert path.read_bytes() == before  # the old checkpoint is untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]  # no temporary file left behind
     monkeypatch.undo()
     assert L.load_checkpoint(path)["step"] == 1
 
@@ -136,24 +143,27 @@ def test_load_checkpoint_errors(tmp_path):
         L.load_checkpoint(tmp_path / "other.pt")
     L.save_checkpoint(tmp_path / "real.pt", {"format": L.CHECKPOINT_FORMAT, "w": torch.randn(500)})
     real = (tmp_path / "real.pt").read_bytes()
-    for name, content, reason in [("half.pt", real[: len(real) // 2], "PytorchStreamReader failed"),
-                                  ("garbage.pt", bytes(range(256)) * 4, "not a zip archive"),
-                                  ("empty.pt", b"", "the file is empty")]:
+    for name, content, reason in [
+        ("half.pt", real[: len(real) // 2], "PytorchStreamReader failed"),
+        ("garbage.pt", bytes(range(256)) * 4, "not a zip archive"),
+        ("empty.pt", b"", "the file is empty"),
+    ]:
         (tmp_path / name).write_bytes(content)
-        with pytest.raises(L.CheckpointError, match=re.escape(f"{tmp_path / name} is truncated or not a checkpoint")
-                           + ".*" + reason):
+        with pytest.raises(
+            L.CheckpointError, match=re.escape(f"{tmp_path / name} is truncated or not a checkpoint") + ".*" + reason
+        ):
             L.load_checkpoint(tmp_path / name)
 
 
 def test_epoch_sampler_permutes_each_epoch_and_depends_on_the_step_alone():
-    s = L.EpochSampler(10, 4, seed=5)                 # two batches per epoch, the last 2 examples of each skipped
+    s = L.EpochSampler(10, 4, seed=5)  # two batches per epoch, the last 2 examples of each skipped
     g = torch.Generator().manual_seed(5)
     perms = [torch.randperm(10, generator=g) for _ in range(3)]
     want = [perms[0][:4], perms[0][4:8], perms[1][:4], perms[1][4:8], perms[2][:4]]
     assert all(torch.equal(s(i), w) for i, w in enumerate(want))
-    assert torch.equal(L.EpochSampler(10, 4, seed=5)(3), want[3])        # a fresh sampler: the same batch of step 3
-    assert torch.equal(s(1), want[1])                                    # and back again
-    big = L.EpochSampler(3, 8, seed=0)                                   # a batch larger than the set
+    assert torch.equal(L.EpochSampler(10, 4, seed=5)(3), want[3])  # a fresh sampler: the same batch of step 3
+    assert torch.equal(s(1), want[1])  # and back again
+    big = L.EpochSampler(3, 8, seed=0)  # a batch larger than the set
     g = torch.Generator().manual_seed(0)
     perms = [torch.randperm(3, generator=g) for _ in range(3)]
     assert torch.equal(big(0), perms[1]) and torch.equal(big(1), perms[2])
@@ -173,6 +183,7 @@ def _toy_batches(sampler):
     def batch(step):
         x = torch.randn(8, 4, generator=sampler)
         return x, x.sum(-1, keepdim=True)
+
     return batch
 
 
@@ -187,8 +198,17 @@ RECIPE = L.Recipe(max_steps=20, lr=1e-2, min_lr=1e-3, warmup_steps=2)
 def _fit(tmp, **kw):
     model, sampler = _toy_model(), torch.Generator().manual_seed(1)
     kw.setdefault("checkpoint_interval", 5)
-    return L.fit(model, RECIPE, _toy_batches(sampler), _mse, sampler=sampler, checkpoint=tmp / "checkpoint.pt",
-                 log=tmp / "log.json", record=L.provenance("toy", {"n": 1}, torch.device("cpu"), "fp32"), **kw)
+    return L.fit(
+        model,
+        RECIPE,
+        _toy_batches(sampler),
+        _mse,
+        sampler=sampler,
+        checkpoint=tmp / "checkpoint.pt",
+        log=tmp / "log.json",
+        record=L.provenance("toy", {"n": 1}, torch.device("cpu"), "fp32"),
+        **kw,
+    )
 
 
 class _Stop(Exception):
@@ -201,7 +221,7 @@ def test_fit_records_checkpoints_and_provenance(tmp_path):
     h = res.history
     assert h["status"] == "finished" and res.step == 20 and [r[0] for r in h["train"]] == [4, 8, 12, 16, 20]
     assert [e[:3] for e in h["eval"]] == [[0, 0.5, 0.25], [8, 0.5, 0.25], [16, 0.5, 0.25], [20, 0.5, 0.25]]
-    assert h["train"][-1][1] < h["train"][0][1]                                   # it learns
+    assert h["train"][-1][1] < h["train"][0][1]  # it learns
     ckpt = L.load_checkpoint(tmp_path / "checkpoint.pt")
     assert ckpt["step"] == 20 and set(ckpt) >= {"model", "optimizer", "scheduler", "rng", "history"}
     log = json.loads((tmp_path / "log.json").read_text())
@@ -215,9 +235,12 @@ def test_one_optimiser_step_per_step_and_one_in_the_package(tmp_path):
     res = _fit(tmp_path)
     assert all(int(s["step"]) == RECIPE.max_steps for s in res.optimizer.state.values())
     assert res.scheduler.last_epoch == RECIPE.max_steps
-    calls = [f"{p.relative_to(PACKAGE)}:{i}" for p in sorted(PACKAGE.rglob("*.py"))
-             for i, line in enumerate(p.read_text().splitlines(), 1)
-             if re.search(r"\.step\(\)", line) and "scheduler.step()" not in line]
+    calls = [
+        f"{p.relative_to(PACKAGE)}:{i}"
+        for p in sorted(PACKAGE.rglob("*.py"))
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if re.search(r"\.step\(\)", line) and "scheduler.step()" not in line
+    ]
     assert len(calls) == 1 and calls[0].startswith(str(Path("experiments") / "loop.py")), calls
 
 
@@ -257,8 +280,14 @@ def _raise(exc):
 def test_divergence_without_a_checkpoint_says_so():
     model, sampler = _toy_model(), torch.Generator().manual_seed(1)
     with pytest.raises(L.TrainingDiverged, match="No checkpoint had been written yet. Try a lower --lr"):
-        L.fit(model, RECIPE, _toy_batches(sampler), _mse, sampler=sampler,
-              loss_hook=lambda s, loss: loss + float("inf") if s == 3 else loss)
+        L.fit(
+            model,
+            RECIPE,
+            _toy_batches(sampler),
+            _mse,
+            sampler=sampler,
+            loss_hook=lambda s, loss: loss + float("inf") if s == 3 else loss,
+        )
 
 
 def test_resume_after_an_exception_is_exact(tmp_path):
@@ -268,9 +297,21 @@ def test_resume_after_an_exception_is_exact(tmp_path):
     saved = L.load_checkpoint(tmp_path / "part" / "checkpoint.pt")
     assert saved["step"] == 10 and saved["history"]["status"] == "running"
     model, sampler = _toy_model(), torch.Generator().manual_seed(1)
-    torch.manual_seed(123)                                # whatever the RNGs hold now, resume restores them
-    resumed = L.fit(model, RECIPE, _toy_batches(sampler), _mse, sampler=sampler, checkpoint_interval=5,
-                    checkpoint=tmp_path / "part" / "checkpoint.pt", log_interval=1, resume=saved)
-    assert all(torch.equal(a, b) for a, b in zip(full.model.state_dict().values(), resumed.model.state_dict().values(), strict=True))
+    torch.manual_seed(123)  # whatever the RNGs hold now, resume restores them
+    resumed = L.fit(
+        model,
+        RECIPE,
+        _toy_batches(sampler),
+        _mse,
+        sampler=sampler,
+        checkpoint_interval=5,
+        checkpoint=tmp_path / "part" / "checkpoint.pt",
+        log_interval=1,
+        resume=saved,
+    )
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(full.model.state_dict().values(), resumed.model.state_dict().values(), strict=True)
+    )
     assert [r[:3] for r in resumed.history["train"]] == [r[:3] for r in full.history["train"]]
     assert resumed.history["resumed_at"] == [10] and resumed.history["status"] == "finished"

@@ -17,8 +17,10 @@ from retnet_edu.experiments.tasks import IGNORE, mini_listops
 from retnet_edu.model import RetNetLM
 
 
-@pytest.mark.parametrize("task,length,d,L,H", [("listops", 64, 64, 2, 4), ("mqar", 128, 64, 2, 4),
-                                               ("mqar", 256, 128, 4, 4), ("listops", 32, 32, 2, 2)])
+@pytest.mark.parametrize(
+    "task,length,d,L,H",
+    [("listops", 64, 64, 2, 4), ("mqar", 128, 64, 2, 4), ("mqar", 256, 128, 4, 4), ("listops", 32, 32, 2, 2)],
+)
 def test_equal_budget_within_five_percent(task, length, d, L, H):
     cfg = lra.get_lra_config("cpu", task=task, length=length, embed_dim=d, num_layers=L, num_heads=H)
     vocab = 16 if task == "listops" else cfg.mqar_vocab
@@ -46,8 +48,8 @@ def test_task_loss_is_the_restricted_cross_entropy():
         logits = model(data.inputs)[0]
     want, hits = 0.0, 0
     for b in range(6):
-        n = int((data.targets[b] != IGNORE).nonzero())            # the one scored position
-        row = logits[b, n, data.answer_ids]                        # the 10 digit rows of the LM head
+        n = int((data.targets[b] != IGNORE).nonzero())  # the one scored position
+        row = logits[b, n, data.answer_ids]  # the 10 digit rows of the LM head
         cls = data.answer_ids.tolist().index(int(data.targets[b, n]))
         want += float(F.cross_entropy(row[None], torch.tensor([cls]))) / 6
         hits += int(row.argmax()) == cls
@@ -82,7 +84,7 @@ def test_run_is_seeded_and_reports(task):
     assert a["name"] == f"{task}-L32-hyena-s3" and a["parameters"] == a["parameters_all_models"]["hyena"]
     assert a["data"]["num_train"] == 256 and a["data"]["seq_len"] == 32
     assert math.isclose(sum(a["data"]["test_class_fractions"]), 1.0, abs_tol=1e-3)
-    json.dumps(a)                                                   # JSON-able
+    json.dumps(a)  # JSON-able
     c = lra.run(dataclasses.replace(cfg, seed=4), progress=False)
     assert c["history"] != a["history"]
 
@@ -95,11 +97,21 @@ def test_results_equal_the_recorded_reference(key):
     """The histories and accuracies of the runner's own loop before ``loop.fit`` replaced it (bit for bit on the
     recording machine): the same batches epoch after epoch, the same initialisation, the same schedule."""
     if key == "epochs":
-        cfg = lra.get_lra_config("tiny", task="mqar", model="retnet", length=32, num_train=40, batch_size=16,
-                                 max_steps=12)
+        cfg = lra.get_lra_config(
+            "tiny", task="mqar", model="retnet", length=32, num_train=40, batch_size=16, max_steps=12
+        )
     elif key == "batch>n":
-        cfg = lra.get_lra_config("tiny", task="mqar", model="retnet", length=32, num_train=10, batch_size=16,
-                                 max_steps=5, warmup_steps=1, eval_interval=5)
+        cfg = lra.get_lra_config(
+            "tiny",
+            task="mqar",
+            model="retnet",
+            length=32,
+            num_train=10,
+            batch_size=16,
+            max_steps=5,
+            warmup_steps=1,
+            eval_interval=5,
+        )
     else:
         task, model = key.split("-")
         cfg = lra.get_lra_config("tiny", task=task, model=model, length=32, seed=1)
@@ -118,7 +130,7 @@ def test_divergence_stops_the_run_with_the_loops_message(monkeypatch, capsys, tm
 
     def nan_at_third_step(model, inputs, targets, answer_ids):
         loss, c, t = real(model, inputs, targets, answer_ids)
-        if model.training:                                   # a training step, not an evaluation
+        if model.training:  # a training step, not an evaluation
             calls.append(1)
         return (loss * float("nan") if len(calls) == 3 else loss), c, t
 
@@ -136,17 +148,42 @@ def test_divergence_stops_the_run_with_the_loops_message(monkeypatch, capsys, tm
 
 def test_training_learns_mqar():
     """A small Transformer learns associative recall in a few hundred steps (well above chance)."""
-    cfg = lra.get_lra_config("tiny", task="mqar", model="transformer", length=16, num_pairs=2, mqar_vocab=16,
-                             num_train=2000, num_test=200, embed_dim=32, num_layers=2, num_heads=2, max_steps=300,
-                             warmup_steps=20, eval_interval=300, lr=3e-3)
+    cfg = lra.get_lra_config(
+        "tiny",
+        task="mqar",
+        model="transformer",
+        length=16,
+        num_pairs=2,
+        mqar_vocab=16,
+        num_train=2000,
+        num_test=200,
+        embed_dim=32,
+        num_layers=2,
+        num_heads=2,
+        max_steps=300,
+        warmup_steps=20,
+        eval_interval=300,
+        lr=3e-3,
+    )
     result = lra.run(cfg, progress=False, keep_model=True)
     assert result["test_accuracy"] > 0.5 > 1 / 8
     assert isinstance(result.pop("model"), TransformerLM)
 
 
-@pytest.mark.parametrize("kw", [dict(task="copy"), dict(model="mamba"), dict(length=4), dict(lr=0.0),
-                                dict(warmup_steps=20, max_steps=10), dict(retnet_decay="none"),
-                                dict(device="tpu"), dict(batch_size=0), dict(power_a=-1.0)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(task="copy"),
+        dict(model="mamba"),
+        dict(length=4),
+        dict(lr=0.0),
+        dict(warmup_steps=20, max_steps=10),
+        dict(retnet_decay="none"),
+        dict(device="tpu"),
+        dict(batch_size=0),
+        dict(power_a=-1.0),
+    ],
+)
 def test_bad_config(kw):
     with pytest.raises(ValueError):
         lra.LRAConfig(**kw)
@@ -171,8 +208,10 @@ def test_cli_writes_skips_and_summarizes(tmp_path, capsys):
     args = ["--preset", "tiny", "--task", "mqar", "--length", "32", "--no-progress"]
     for model in ("retnet", "linear"):
         for seed in (0, 1):
-            assert lra.main(args + ["--model", model, "--seed", str(seed),
-                                    "--out", str(out / f"m-{model}-{seed}.json")]) == 0
+            assert (
+                lra.main(args + ["--model", model, "--seed", str(seed), "--out", str(out / f"m-{model}-{seed}.json")])
+                == 0
+            )
     assert "test accuracy" in capsys.readouterr().out
     assert lra.main(args + ["--model", "retnet", "--out", str(out / "m-retnet-0.json")]) == 0
     assert "skipped" in capsys.readouterr().out
@@ -219,8 +258,17 @@ def test_recorded_sweep_is_complete_and_matches_its_report():
 
 
 def test_progress_bar_and_evaluation_lines(capsys):
-    cfg = lra.get_lra_config("tiny", task="listops", model="transformer", length=32, max_steps=4, warmup_steps=1,
-                             eval_interval=2, num_train=64, num_test=16)
+    cfg = lra.get_lra_config(
+        "tiny",
+        task="listops",
+        model="transformer",
+        length=32,
+        max_steps=4,
+        warmup_steps=1,
+        eval_interval=2,
+        num_train=64,
+        num_test=16,
+    )
     result = lra.run(cfg, progress=True)
     err = capsys.readouterr()
     text = err.out + err.err
@@ -232,8 +280,18 @@ def test_progress_bar_and_evaluation_lines(capsys):
 def test_gpu_preset_path_runs_on_cpu(model):
     """The `gpu` preset's models (width 128, 4 layers) and its device="auto" / threads=0 settings, on the CPU with a
     reduced data set and step count: the path a GPU sweep takes, short of the GPU itself."""
-    cfg = lra.get_lra_config("gpu", task="listops", model=model, length=32, num_train=64, num_test=32,
-                             batch_size=8, max_steps=2, warmup_steps=1, eval_interval=2)
+    cfg = lra.get_lra_config(
+        "gpu",
+        task="listops",
+        model=model,
+        length=32,
+        num_train=64,
+        num_test=32,
+        batch_size=8,
+        max_steps=2,
+        warmup_steps=1,
+        eval_interval=2,
+    )
     result = lra.run(cfg, progress=False)
     sizes = result["parameters_all_models"]
     assert max(sizes.values()) / min(sizes.values()) < 1.05

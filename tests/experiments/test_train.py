@@ -47,7 +47,7 @@ def test_named_configs_build_and_match_in_size(data):
         assert (rc.embed_dim, rc.num_layers, rc.num_heads) == (tc.embed_dim, tc.num_layers, tc.num_heads)
     rc, tc = T.model_configs(T.get_config("gpu"), tok.vocab_size)
     assert rc.embed_dim == 384 and rc.num_layers == 6
-    assert 10.0e6 < rc.num_parameters() < 11.5e6                   # nanoGPT's Shakespeare size
+    assert 10.0e6 < rc.num_parameters() < 11.5e6  # nanoGPT's Shakespeare size
 
 
 def test_config_validation():
@@ -55,11 +55,18 @@ def test_config_validation():
         T.get_config("laptop")
     with pytest.raises(ValueError, match=r"unknown config field\(s\) \['lr_max'\]"):
         T.get_config("cpu", lr_max=1.0)
-    for kw, words in [(dict(model="lstm"), "model must be one of"), (dict(mode="recurrent"), "mode must be one of"),
-                      (dict(max_steps=0), "max_steps must be an int >= 1"), (dict(lr=-1.0), "lr must be"),
-                      (dict(min_lr=1.0, lr=0.1), "min_lr <= lr"), (dict(warmup_steps=40), "warmup_steps"),
-                      (dict(precision="fp16"), "precision must be one of"), (dict(beta2=1.0), "beta1 and beta2"),
-                      (dict(device="tpu"), "device must be one of"), (dict(lr=float("nan")), "lr must be")]:
+    for kw, words in [
+        (dict(model="lstm"), "model must be one of"),
+        (dict(mode="recurrent"), "mode must be one of"),
+        (dict(max_steps=0), "max_steps must be an int >= 1"),
+        (dict(lr=-1.0), "lr must be"),
+        (dict(min_lr=1.0, lr=0.1), "min_lr <= lr"),
+        (dict(warmup_steps=40), "warmup_steps"),
+        (dict(precision="fp16"), "precision must be one of"),
+        (dict(beta2=1.0), "beta1 and beta2"),
+        (dict(device="tpu"), "device must be one of"),
+        (dict(lr=float("nan")), "lr must be"),
+    ]:
         with pytest.raises(ValueError, match=words):
             T.get_config("cpu-tiny", **kw)
 
@@ -73,27 +80,29 @@ def test_tiny_run_learns(data, tmp_path, model, mode):
     res = T.train(cfg, progress=False, out_dir=tmp_path, data=data)
     ev = res.history["eval"]
     assert [e[0] for e in ev] == [0, 10, 20, 30, 40]
-    assert ev[0][2] > math.log(data[0].vocab_size) - 0.3              # starts near the uniform guess ln V
-    assert ev[-1][2] < ev[0][2] - 1.0 and ev[-1][1] < ev[0][1] - 1.0   # and learns
+    assert ev[0][2] > math.log(data[0].vocab_size) - 0.3  # starts near the uniform guess ln V
+    assert ev[-1][2] < ev[0][2] - 1.0 and ev[-1][1] < ev[0][1] - 1.0  # and learns
     assert isinstance(res.model, RetNetLM if model == "retnet" else TransformerLM)
     log = json.loads((tmp_path / "log.json").read_text())
     assert log["history"]["status"] == "finished" and log["model"]["kind"] == model
     assert [r[0] for r in log["history"]["train"]] == list(range(1, 41))
-    assert all(r[3] > 0 for r in log["history"]["train"])              # tokens/s recorded
+    assert all(r[3] > 0 for r in log["history"]["train"])  # tokens/s recorded
     assert T.load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 40
 
 
 def test_same_seed_same_run(data):
     a = T.train(tiny(max_steps=12, warmup_steps=2), progress=False, data=data)
     b = T.train(tiny(max_steps=12, warmup_steps=2), progress=False, data=data)
-    assert all(torch.equal(p, q) for p, q in zip(a.model.state_dict().values(), b.model.state_dict().values(), strict=True))
+    assert all(
+        torch.equal(p, q) for p, q in zip(a.model.state_dict().values(), b.model.state_dict().values(), strict=True)
+    )
     assert [r[1] for r in a.history["train"]] == [r[1] for r in b.history["train"]]
 
 
 def test_bf16_autocast_path_runs_on_cpu(data):
     res = T.train(tiny(max_steps=6, warmup_steps=1, precision="bf16", eval_interval=3), progress=False, data=data)
     assert res.precision == "bf16" and all(math.isfinite(e[2]) for e in res.history["eval"])
-    assert all(p.dtype == torch.float32 for p in res.model.parameters())   # weights stay float32
+    assert all(p.dtype == torch.float32 for p in res.model.parameters())  # weights stay float32
 
 
 def test_nan_stops_and_keeps_the_last_good_checkpoint(data, tmp_path):
@@ -111,8 +120,9 @@ def test_nan_stops_and_keeps_the_last_good_checkpoint(data, tmp_path):
     assert log["history"]["status"] == "diverged" and "step 17" in log["history"]["message"]
     # the kept checkpoint is the one a run interrupted at the same step (without a NaN) leaves
     with pytest.raises(_Stop):
-        T.train(tiny(checkpoint_interval=5), progress=False, out_dir=tmp_path / "ref", data=data,
-                loss_hook=_stop_at(17))
+        T.train(
+            tiny(checkpoint_interval=5), progress=False, out_dir=tmp_path / "ref", data=data, loss_hook=_stop_at(17)
+        )
     ref = T.load_checkpoint(tmp_path / "ref" / "checkpoint.pt")
     assert ref["step"] == 15 and all(torch.equal(ckpt["model"][k], v) for k, v in ref["model"].items())
 
@@ -123,10 +133,12 @@ class _Stop(Exception):
 
 def _stop_at(n):
     """A loss hook that interrupts training at (0-based) step n, before its update."""
+
     def hook(step, loss):
         if step == n:
             raise _Stop
         return loss
+
     return hook
 
 
@@ -142,7 +154,10 @@ def test_resume_in_process_is_exact(data, tmp_path):
         T.train(tiny(), progress=False, out_dir=part, data=data, loss_hook=_stop_at(23))
     assert T.load_checkpoint(part / "checkpoint.pt")["step"] == 20
     resumed = T.train(tiny(), resume=True, progress=False, out_dir=part, data=data)
-    assert all(torch.equal(a, b) for a, b in zip(full.model.state_dict().values(), resumed.model.state_dict().values(), strict=True))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(full.model.state_dict().values(), resumed.model.state_dict().values(), strict=True)
+    )
     assert [r[:3] for r in resumed.history["train"]] == [r[:3] for r in full.history["train"]]
     assert [e[:3] for e in resumed.history["eval"]] == [e[:3] for e in full.history["eval"]]
     assert resumed.history["resumed_at"] == [20]
@@ -159,8 +174,17 @@ def test_losses_equal_the_recorded_reference(data, key):
     initialisation, same dropout masks, same schedule."""
     model, mode, *extra = key.split("-")
     extra = {k: float(v) for k, v in (e.split("=") for e in extra)}
-    cfg = T.get_config("cpu-tiny", model=model, mode=mode, max_steps=12, warmup_steps=2, eval_interval=6,
-                       log_interval=1, threads=1, **extra)
+    cfg = T.get_config(
+        "cpu-tiny",
+        model=model,
+        mode=mode,
+        max_steps=12,
+        warmup_steps=2,
+        eval_interval=6,
+        log_interval=1,
+        threads=1,
+        **extra,
+    )
     hist = T.train(cfg, progress=False, data=data).history
     ref = REFERENCE["lm"][key]
     assert [r[1] for r in hist["train"]] == pytest.approx(ref["train"], rel=1e-4)
@@ -175,7 +199,7 @@ def test_lm_loss_runs_the_model_as_configured(data):
     assert model.config.mode == "chunkwise" and model.config.chunk_size == 8
     x = data[1][:65].reshape(1, -1)
     a = T.lm_loss(model, x[:, :-1], x[:, 1:]).item()
-    b = T.lm_loss(model, x[:, :-1], x[:, 1:], mode="parallel").item()          # the model's own options pass through
+    b = T.lm_loss(model, x[:, :-1], x[:, 1:], mode="parallel").item()  # the model's own options pass through
     assert abs(a - b) < 1e-12
 
 
@@ -202,8 +226,19 @@ def _env():
     return env
 
 
-RUN = ["--config", "cpu-tiny", "--max-steps", "150", "--checkpoint-interval", "10", "--eval-interval", "25",
-       "--threads", "1", "--no-progress"]
+RUN = [
+    "--config",
+    "cpu-tiny",
+    "--max-steps",
+    "150",
+    "--checkpoint-interval",
+    "10",
+    "--eval-interval",
+    "25",
+    "--threads",
+    "1",
+    "--no-progress",
+]
 
 
 def test_killed_run_resumes_bit_exactly(tmp_path, data):
@@ -212,32 +247,43 @@ def test_killed_run_resumes_bit_exactly(tmp_path, data):
     cfg, _, _ = T.parse_train_args(RUN + ["--out-dir", str(ref_dir)])
     T.train(cfg, progress=False, data=data)
 
-    proc = subprocess.Popen(_cli(*RUN, "--out-dir", str(killed_dir)), env=_env(), cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _cli(*RUN, "--out-dir", str(killed_dir)),
+        env=_env(),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     ckpt, log = killed_dir / "checkpoint.pt", killed_dir / "log.json"
     deadline = time.monotonic() + 120
     # the log is written (atomically) just after each checkpoint: wait for both, so that the log can be checked
     while not (ckpt.exists() and log.exists()) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.002)
-    proc.send_signal(signal.SIGKILL)                   # no clean-up, no atexit: a power cut, as far as Python knows
+    proc.send_signal(signal.SIGKILL)  # no clean-up, no atexit: a power cut, as far as Python knows
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     killed_at = T.load_checkpoint(ckpt)["step"]
     assert 10 <= killed_at < 150
     assert json.loads(log.read_text())["history"]["status"] == "running"
 
-    out = subprocess.run(_cli("--resume", "--out-dir", str(killed_dir), "--threads", "1", "--no-progress"),
-                         env=_env(), cwd=ROOT, check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        _cli("--resume", "--out-dir", str(killed_dir), "--threads", "1", "--no-progress"),
+        env=_env(),
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     assert "done: retnet step 150" in out.stdout
 
     a, b = T.load_checkpoint(ref_dir / "checkpoint.pt"), T.load_checkpoint(ckpt)
     assert a["step"] == b["step"] == 150
-    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])             # bit-identical weights
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])  # bit-identical weights
     sa, sb = a["optimizer"]["state"], b["optimizer"]["state"]
     assert all(torch.equal(sa[i][n], sb[i][n]) for i in sa for n in ("exp_avg", "exp_avg_sq"))
     la = json.loads((ref_dir / "log.json").read_text())["history"]
     lb = json.loads((killed_dir / "log.json").read_text())["history"]
-    assert [r[:3] for r in la["train"]] == [r[:3] for r in lb["train"]]                     # identical loss curve
+    assert [r[:3] for r in la["train"]] == [r[:3] for r in lb["train"]]  # identical loss curve
     assert [e[:3] for e in la["eval"]] == [e[:3] for e in lb["eval"]]
     assert lb["resumed_at"] == [killed_at] and lb["status"] == "finished"
 
@@ -246,11 +292,16 @@ def test_killed_run_resumes_bit_exactly(tmp_path, data):
 # command line and sampling
 # ---------------------------------------------------------------------------------------------------------
 def test_cli_parsing():
-    cfg, ns, over = T.parse_train_args(["--config", "cpu-tiny", "--model", "transformer", "--lr", "1e-3",
-                                        "--max-steps", "7", "--warmup-steps", "2"])
+    cfg, ns, over = T.parse_train_args(
+        ["--config", "cpu-tiny", "--model", "transformer", "--lr", "1e-3", "--max-steps", "7", "--warmup-steps", "2"]
+    )
     assert (cfg.name, cfg.model, cfg.lr, cfg.max_steps, cfg.embed_dim) == ("cpu-tiny", "transformer", 1e-3, 7, 32)
-    assert cfg.out_dir == str(Path("runs") / "cpu-tiny-transformer") and over == {"model": "transformer", "lr": 1e-3,
-                                                                                  "max_steps": 7, "warmup_steps": 2}
+    assert cfg.out_dir == str(Path("runs") / "cpu-tiny-transformer") and over == {
+        "model": "transformer",
+        "lr": 1e-3,
+        "max_steps": 7,
+        "warmup_steps": 2,
+    }
     assert not ns.resume
     cfg, _, _ = T.parse_train_args([])
     assert cfg.name == "cpu" and cfg.model == "retnet"
@@ -267,7 +318,7 @@ def test_cli_train_resume_sample_and_errors(tmp_path, capsys):
     args = ["--config", "cpu-tiny", "--max-steps", "12", "--warmup-steps", "2", "--out-dir", str(out), "--no-progress"]
     assert T.main(args) == 0
     assert "done: retnet step 12" in capsys.readouterr().out
-    assert T.main(args) == 2                                               # would overwrite a checkpoint
+    assert T.main(args) == 2  # would overwrite a checkpoint
     assert "--resume" in capsys.readouterr().err
     assert T.main(["train", *args, "--overwrite"]) == 0
     capsys.readouterr()
@@ -275,7 +326,7 @@ def test_cli_train_resume_sample_and_errors(tmp_path, capsys):
     assert "drop ['lr']" in capsys.readouterr().err
     assert T.main(["--resume", "--out-dir", str(tmp_path / "nothing")]) == 2
     assert "no checkpoint" in capsys.readouterr().err
-    assert T.main(["--resume", "--out-dir", str(out), "--no-progress"]) == 0   # already finished: nothing to do
+    assert T.main(["--resume", "--out-dir", str(out), "--no-progress"]) == 0  # already finished: nothing to do
     assert "done: retnet step 12" in capsys.readouterr().out
 
     ckpt = str(out / "checkpoint.pt")
@@ -283,7 +334,7 @@ def test_cli_train_resume_sample_and_errors(tmp_path, capsys):
     text = capsys.readouterr().out
     assert text.startswith("ROMEO:") and len(text.rstrip("\n")) >= 40
     assert T.main(["sample", "--checkpoint", ckpt, "--prompt", "ROMEO:", "--max-new-tokens", "40", "--seed", "1"]) == 0
-    assert capsys.readouterr().out == text                                     # seeded: the same text again
+    assert capsys.readouterr().out == text  # seeded: the same text again
     assert T.main(["sample", "--checkpoint", ckpt, "--prompt", "~"]) == 2
     assert "outside the vocabulary" in capsys.readouterr().err
     assert T.main(["--config", "cpu-tiny", "--print-config"]) == 0
@@ -297,8 +348,12 @@ def test_cli_train_resume_sample_and_errors(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def real_checkpoint(tmp_path_factory, data):
     out = tmp_path_factory.mktemp("real")
-    T.train(tiny(max_steps=4, warmup_steps=1, checkpoint_interval=4, eval_interval=4), progress=False, out_dir=out,
-            data=data)
+    T.train(
+        tiny(max_steps=4, warmup_steps=1, checkpoint_interval=4, eval_interval=4),
+        progress=False,
+        out_dir=out,
+        data=data,
+    )
     return (out / "checkpoint.pt").read_bytes()
 
 
@@ -352,8 +407,11 @@ def test_load_checkpoint_names_the_damage(tmp_path, real_checkpoint):
     naming the file and the reason for a damaged one."""
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
         T.load_checkpoint(tmp_path / "none.pt")
-    reasons = {"truncated": "PytorchStreamReader failed reading zip archive", "garbage": "not a zip archive",
-               "empty": "the file is empty"}
+    reasons = {
+        "truncated": "PytorchStreamReader failed reading zip archive",
+        "garbage": "not a zip archive",
+        "empty": "the file is empty",
+    }
     for how, reason in reasons.items():
         path = tmp_path / f"{how}.pt"
         _damage(path, how, real_checkpoint)
