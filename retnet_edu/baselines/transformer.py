@@ -241,8 +241,9 @@ class CausalSelfAttention(nn.Module):
         bsz, t, _ = x.shape
         h, d_h = self.num_heads, self.head_dim
         offset = 0 if cache is None else cache.length
-        q = apply_rotation(self.q_proj(x).view(bsz, t, h, d_h).transpose(1, 2), offset)
-        k = apply_rotation(self.k_proj(x).view(bsz, t, h, d_h).transpose(1, 2), offset)
+        with shared_position_factors():     # q and k share one rotation (every layer does inside TransformerLM.forward)
+            q = apply_rotation(self.q_proj(x).view(bsz, t, h, d_h).transpose(1, 2), offset)
+            k = apply_rotation(self.k_proj(x).view(bsz, t, h, d_h).transpose(1, 2), offset)
         v = self.v_proj(x).view(bsz, t, h, d_h).transpose(1, 2)
         if cache is not None:
             k, v = cache.append(layer, k, v)
