@@ -1,4 +1,5 @@
-r"""The modules with weights: RMSNorm, multi-scale retention (eq. 8), the gated feed-forward and the RetNet block (eq. 9).
+r"""The modules with weights: RMSNorm, multi-scale retention (eq. 8), the gated feed-forward and the RetNet block
+(eq. 9).
 
 Parameter names and shapes follow the official torchscale 0.3.0 code, so its state dicts load as they are:
 
@@ -125,7 +126,7 @@ class RetentionState:
     S: Tensor
     offset: int
 
-    def detach(self) -> "RetentionState":
+    def detach(self) -> RetentionState:
         return RetentionState(self.S.detach(), self.offset)
 
 
@@ -141,8 +142,9 @@ class MultiScaleRetention(nn.Module):
     cast to the computation's dtype, so a float64 module is float64-exact.
     """
 
-    def __init__(self, embed_dim: int, value_dim: int, num_heads: int, norm_eps: float = 1e-6,
-                 gamma: Tensor | None = None):
+    def __init__(
+        self, embed_dim: int, value_dim: int, num_heads: int, norm_eps: float = 1e-6, gamma: Tensor | None = None
+    ):
         super().__init__()
         self.embed_dim = _check_dim(embed_dim, "embed_dim")
         self.value_dim = _check_dim(value_dim, "value_dim")
@@ -154,10 +156,12 @@ class MultiScaleRetention(nn.Module):
         self.key_dim = embed_dim // num_heads
         self.head_dim = value_dim // num_heads
         if self.key_dim % 2:
-            raise ValueError(f"the key width per head embed_dim/num_heads = {self.key_dim} must be even "
-                             "(the rotation turns coordinates in pairs)")
+            raise ValueError(
+                f"the key width per head embed_dim/num_heads = {self.key_dim} must be even "
+                "(the rotation turns coordinates in pairs)"
+            )
         self.norm_eps = _check_eps(norm_eps)
-        self.scaling = self.key_dim ** -0.5
+        self.scaling = self.key_dim**-0.5
         if gamma is None:
             gamma = decay_gammas(num_heads)
         else:
@@ -181,7 +185,7 @@ class MultiScaleRetention(nn.Module):
     def reset_parameters(self) -> None:
         """The official initialisation (torchscale 0.3.0): Xavier-uniform, gain 2^-2.5 for q, k, v, g; 1 for out."""
         for lin in (self.q_proj, self.k_proj, self.v_proj, self.g_proj):
-            nn.init.xavier_uniform_(lin.weight, gain=2 ** -2.5)
+            nn.init.xavier_uniform_(lin.weight, gain=2**-2.5)
         nn.init.xavier_uniform_(self.out_proj.weight)
 
     @property
@@ -195,7 +199,7 @@ class MultiScaleRetention(nn.Module):
         dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
         key = (x.device, dtype)
         if key not in self._gamma_cache:
-            with torch.inference_mode(False):      # a normal tensor even when first made under inference mode
+            with torch.inference_mode(False):  # a normal tensor even when first made under inference mode
                 self._gamma_cache[key] = self._gamma64.to(dtype=dtype).to(x.device)
         return self._gamma_cache[key]
 
@@ -206,8 +210,10 @@ class MultiScaleRetention(nn.Module):
             raise ValueError("chunk_size is required in chunkwise mode (a positive int)")
         if state is not None:
             if not isinstance(state, RetentionState):
-                raise TypeError(f"state must be a RetentionState (as returned by a previous call) or None, "
-                                f"got {type(state).__name__}")
+                raise TypeError(
+                    f"state must be a RetentionState (as returned by a previous call) or None, "
+                    f"got {type(state).__name__}"
+                )
             expected = (x.shape[0], self.num_heads, self.key_dim, self.head_dim)
             if tuple(state.S.shape) != expected:
                 raise ValueError(f"state.S must have shape (B, H, d_k, d_v) = {expected}, got {tuple(state.S.shape)}")
@@ -218,8 +224,9 @@ class MultiScaleRetention(nn.Module):
             if isinstance(state.offset, bool) or not isinstance(state.offset, int) or state.offset < 0:
                 raise ValueError(f"state.offset must be an int >= 0, got {state.offset!r}")
 
-    def forward(self, x: Tensor, mode: str = "parallel", chunk_size: int | None = None,
-                state: RetentionState | None = None) -> tuple[Tensor, RetentionState]:
+    def forward(
+        self, x: Tensor, mode: str = "parallel", chunk_size: int | None = None, state: RetentionState | None = None
+    ) -> tuple[Tensor, RetentionState]:
         """``x``: (B, T, E). Returns ``(y, state)`` with y (B, T, E) and the state after the last token.
 
         ``mode``: "parallel" (eq. 5, plus the cross term ``ξ ⊙ (Q S)`` when a state is passed), "recurrent"
@@ -246,8 +253,8 @@ class MultiScaleRetention(nn.Module):
         q = self.q_proj(x).view(bsz, t, h, d_k).transpose(1, 2)
         k = (self.k_proj(x) * self.scaling).view(bsz, t, h, d_k).transpose(1, 2)
         v = self.v_proj(x).view(bsz, t, h, d_v).transpose(1, 2)
-        gamma = self._gamma_for(x)          # checked at construction; retention checks its values once per tensor
-        with shared_position_factors():     # q and k share one rotation (every layer does inside RetNetLM.forward)
+        gamma = self._gamma_for(x)  # checked at construction; retention checks its values once per tensor
+        with shared_position_factors():  # q and k share one rotation (every layer does inside RetNetLM.forward)
             q = apply_rotation(q, offset)
             k = apply_rotation(k, offset)
             if mode == "parallel":
@@ -257,14 +264,16 @@ class MultiScaleRetention(nn.Module):
             else:
                 o, S = chunkwise_retention(q, k, v, gamma, chunk_size, S0)
 
-        o = group_rms_norm(o, self.norm_eps)                   # (B, H, T, d_v), per head and token
+        o = group_rms_norm(o, self.norm_eps)  # (B, H, T, d_v), per head and token
         o = o.transpose(1, 2).reshape(bsz, t, h * d_v)
-        y = self.out_proj(F.silu(self.g_proj(x)) * o)         # swish gate after the norm
+        y = self.out_proj(F.silu(self.g_proj(x)) * o)  # swish gate after the norm
         return y, RetentionState(S, offset + t)
 
     def extra_repr(self) -> str:
-        return (f"embed_dim={self.embed_dim}, value_dim={self.value_dim}, num_heads={self.num_heads}, "
-                f"norm_eps={self.norm_eps}")
+        return (
+            f"embed_dim={self.embed_dim}, value_dim={self.value_dim}, num_heads={self.num_heads}, "
+            f"norm_eps={self.norm_eps}"
+        )
 
     def mixing_matrix(self, x: Tensor, index: int) -> dict:
         r"""The T × T matrix by which head ``index`` combines positions of one sequence ``x`` (1, T, E) (the
@@ -315,8 +324,17 @@ class RetNetBlock(nn.Module):
     ``layernorm_eps``). ``dropout`` (default 0) is applied to each residual branch in training mode.
     """
 
-    def __init__(self, embed_dim: int, value_dim: int, num_heads: int, ffn_dim: int, norm_eps: float = 1e-6,
-                 activation: str = "gelu", dropout: float = 0.0, gamma: Tensor | None = None):
+    def __init__(
+        self,
+        embed_dim: int,
+        value_dim: int,
+        num_heads: int,
+        ffn_dim: int,
+        norm_eps: float = 1e-6,
+        activation: str = "gelu",
+        dropout: float = 0.0,
+        gamma: Tensor | None = None,
+    ):
         super().__init__()
         self.retention_layer_norm = RMSNorm(embed_dim, eps=norm_eps)
         self.retention = MultiScaleRetention(embed_dim, value_dim, num_heads, norm_eps=norm_eps, gamma=gamma)
@@ -326,8 +344,9 @@ class RetNetBlock(nn.Module):
             raise ValueError(f"dropout must be a float in [0, 1), got {dropout!r}")
         self.dropout = nn.Dropout(float(dropout))
 
-    def forward(self, x: Tensor, mode: str = "parallel", chunk_size: int | None = None,
-                state: RetentionState | None = None) -> tuple[Tensor, RetentionState]:
+    def forward(
+        self, x: Tensor, mode: str = "parallel", chunk_size: int | None = None, state: RetentionState | None = None
+    ) -> tuple[Tensor, RetentionState]:
         """``x``: (B, T, E) → ``(x', state)``; the arguments are those of ``MultiScaleRetention.forward``."""
         y, state = self.retention(self.retention_layer_norm(x), mode=mode, chunk_size=chunk_size, state=state)
         x = x + self.dropout(y)

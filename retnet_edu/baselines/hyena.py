@@ -43,7 +43,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from retnet_edu._args import check_int as _check_int, check_real as _check_real
+from retnet_edu._args import check_int as _check_int
+from retnet_edu._args import check_real as _check_real
 from retnet_edu.layers import GatedFeedForward, RMSNorm, check_hidden_states
 from retnet_edu.lm import DecodingPlan, TokenLM, matched_config
 from retnet_edu.model import RetNetConfig
@@ -172,8 +173,17 @@ class ImplicitFilter(nn.Module):
     first T taps) and has the same number of parameters for every length: ``pos_dim·F + F + 2(F² + F) + F + F·C``.
     """
 
-    def __init__(self, channels: int, max_len: int, filter_dim: int = 16, pos_dim: int = 9, freq: float = 1.0,
-                 decay_fast: float = 0.3, decay_slow: float = 1.5, decay_target: float = 1e-2):
+    def __init__(
+        self,
+        channels: int,
+        max_len: int,
+        filter_dim: int = 16,
+        pos_dim: int = 9,
+        freq: float = 1.0,
+        decay_fast: float = 0.3,
+        decay_slow: float = 1.5,
+        decay_target: float = 1e-2,
+    ):
         super().__init__()
         self.channels = _check_int(channels, "channels")
         self.max_len = _check_int(max_len, "max_len")
@@ -218,8 +228,18 @@ class HyenaOperator(nn.Module):
 
     CONVS = ("fft", "direct")
 
-    def __init__(self, embed_dim: int, max_len: int, short_kernel: int = 3, filter_dim: int = 16, pos_dim: int = 9,
-                 freq: float = 1.0, decay_fast: float = 0.3, decay_slow: float = 1.5, decay_target: float = 1e-2):
+    def __init__(
+        self,
+        embed_dim: int,
+        max_len: int,
+        short_kernel: int = 3,
+        filter_dim: int = 16,
+        pos_dim: int = 9,
+        freq: float = 1.0,
+        decay_fast: float = 0.3,
+        decay_slow: float = 1.5,
+        decay_target: float = 1e-2,
+    ):
         super().__init__()
         self.embed_dim = _check_int(embed_dim, "embed_dim")
         self.max_len = _check_int(max_len, "max_len")
@@ -228,7 +248,7 @@ class HyenaOperator(nn.Module):
         self.in_proj = nn.Linear(d, 3 * d, bias=False)
         self.short_conv = nn.Conv1d(3 * d, 3 * d, kernel_size=short_kernel, groups=3 * d, padding=short_kernel - 1)
         self.filter = ImplicitFilter(d, max_len, filter_dim, pos_dim, freq, decay_fast, decay_slow, decay_target)
-        self.D = nn.Parameter(torch.randn(d))          # the long convolution's skip term, as in the reference code
+        self.D = nn.Parameter(torch.randn(d))  # the long convolution's skip term, as in the reference code
         self.out_proj = nn.Linear(d, d, bias=False)
 
     def _check_x(self, x) -> None:
@@ -315,8 +335,12 @@ class HyenaConfig:
             self.ffn_dim = max(1, round(8 * self.embed_dim / 3))
         if isinstance(self.ffn_dim, bool) or not isinstance(self.ffn_dim, numbers.Integral) or self.ffn_dim < 1:
             raise ValueError(f"ffn_dim must be a positive int, got {self.ffn_dim!r}")
-        if isinstance(self.pos_dim, bool) or not isinstance(self.pos_dim, numbers.Integral) or self.pos_dim < 3 \
-                or self.pos_dim % 2 == 0:
+        if (
+            isinstance(self.pos_dim, bool)
+            or not isinstance(self.pos_dim, numbers.Integral)
+            or self.pos_dim < 3
+            or self.pos_dim % 2 == 0
+        ):
             raise ValueError(f"pos_dim must be an odd int >= 3, got {self.pos_dim!r}")
         if self.activation not in ("gelu", "swish"):
             raise ValueError(f"activation must be 'gelu' or 'swish', got {self.activation!r}")
@@ -352,8 +376,17 @@ class HyenaBlock(nn.Module):
         super().__init__()
         c = config
         self.mixer_layer_norm = RMSNorm(c.embed_dim, eps=c.norm_eps)
-        self.mixer = HyenaOperator(c.embed_dim, c.max_len, c.short_kernel, c.filter_dim, c.pos_dim, c.freq,
-                                   c.decay_fast, c.decay_slow, c.decay_target)
+        self.mixer = HyenaOperator(
+            c.embed_dim,
+            c.max_len,
+            c.short_kernel,
+            c.filter_dim,
+            c.pos_dim,
+            c.freq,
+            c.decay_fast,
+            c.decay_slow,
+            c.decay_target,
+        )
         self.final_layer_norm = RMSNorm(c.embed_dim, eps=c.norm_eps)
         self.ffn = GatedFeedForward(c.embed_dim, c.ffn_dim, c.activation)
         self.dropout = nn.Dropout(float(c.dropout))
@@ -418,7 +451,13 @@ def matched_hyena_config(retnet: RetNetConfig, max_len: int, tolerance: float = 
     two more than ``tolerance`` apart). The RetNet's norm eps, activation and dropout are carried over."""
     if not isinstance(retnet, RetNetConfig):
         raise TypeError(f"retnet must be a RetNetConfig, got {type(retnet).__name__}")
-    fields = dict(vocab_size=retnet.vocab_size, max_len=max_len, embed_dim=retnet.embed_dim,
-                  num_layers=retnet.num_layers, norm_eps=retnet.norm_eps, activation=retnet.activation,
-                  dropout=retnet.dropout)
+    fields = dict(
+        vocab_size=retnet.vocab_size,
+        max_len=max_len,
+        embed_dim=retnet.embed_dim,
+        num_layers=retnet.num_layers,
+        norm_eps=retnet.norm_eps,
+        activation=retnet.activation,
+        dropout=retnet.dropout,
+    )
     return matched_config(retnet.num_parameters(), HyenaConfig, tolerance, **{**fields, **overrides})

@@ -40,8 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from retnet_edu._args import check_int as _check_int
-from retnet_edu.layers import GatedFeedForward, RMSNorm
-from retnet_edu.layers import shared_position_factors
+from retnet_edu.layers import GatedFeedForward, RMSNorm, shared_position_factors
 from retnet_edu.lm import DecodingPlan, TokenLM, matched_config
 from retnet_edu.model import RetNetConfig
 from retnet_edu.position import apply_rotation
@@ -89,8 +88,9 @@ class TransformerConfig:
         if isinstance(self.ffn_dim, bool) or not isinstance(self.ffn_dim, numbers.Integral) or self.ffn_dim < 1:
             raise ValueError(f"ffn_dim must be a positive int, got {self.ffn_dim!r}")
         if self.embed_dim % self.num_heads or (self.embed_dim // self.num_heads) % 2:
-            raise ValueError(f"embed_dim ({self.embed_dim}) must split into num_heads ({self.num_heads}) heads "
-                             "of even width")
+            raise ValueError(
+                f"embed_dim ({self.embed_dim}) must split into num_heads ({self.num_heads}) heads of even width"
+            )
         if self.activation not in ("gelu", "swish"):
             raise ValueError(f"activation must be 'gelu' or 'swish', got {self.activation!r}")
         if self.attention not in ATTENTIONS:
@@ -152,8 +152,10 @@ class KVCache:
             self.values.append(v.new_zeros(shape[:3] + (v.shape[3],)))
         buf_k, buf_v = self.keys[i], self.values[i]
         if buf_k.shape[0] != k.shape[0] or buf_k.shape[1] != k.shape[1] or buf_k.shape[3] != k.shape[3]:
-            raise ValueError(f"cache holds batch/heads/width {tuple(buf_k.shape[:2]) + (buf_k.shape[3],)}, the new keys "
-                             f"{tuple(k.shape[:2]) + (k.shape[3],)}")
+            raise ValueError(
+                f"cache holds batch/heads/width {tuple(buf_k.shape[:2]) + (buf_k.shape[3],)}, the new keys "
+                f"{tuple(k.shape[:2]) + (k.shape[3],)}"
+            )
         if buf_k.dtype != k.dtype or buf_k.device != k.device:
             raise ValueError(f"cache is {buf_k.dtype} on {buf_k.device}, the new keys {k.dtype} on {k.device}")
         need = self.length + t
@@ -164,8 +166,8 @@ class KVCache:
             new_k[:, :, : self.length] = buf_k[:, :, : self.length]
             new_v[:, :, : self.length] = buf_v[:, :, : self.length]
             self.keys[i], self.values[i] = buf_k, buf_v = new_k, new_v
-        buf_k[:, :, self.length: need] = k
-        buf_v[:, :, self.length: need] = v
+        buf_k[:, :, self.length : need] = k
+        buf_v[:, :, self.length : need] = v
         return buf_k[:, :, :need], buf_v[:, :, :need]
 
     def advance(self, t: int) -> None:
@@ -178,9 +180,12 @@ class KVCache:
 
     def capacity_nbytes(self) -> int:
         """Bytes actually allocated (capacity ≥ length, since capacity doubles)."""
-        return sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in zip(self.keys, self.values))
+        return sum(
+            k.numel() * k.element_size() + v.numel() * v.element_size()
+            for k, v in zip(self.keys, self.values, strict=True)
+        )
 
-    def clone(self) -> "KVCache":
+    def clone(self) -> KVCache:
         return KVCache([k.clone() for k in self.keys], [v.clone() for v in self.values], self.length)
 
 
@@ -198,7 +203,9 @@ def causal_attention(q: Tensor, k: Tensor, v: Tensor, offset: int = 0, impl: str
     if impl not in ATTENTIONS:
         raise ValueError(f"impl must be one of {ATTENTIONS}, got {impl!r}")
     if q.dim() != 4 or k.dim() != 4 or v.dim() != 4:
-        raise ValueError(f"q, k, v must be 4-D (B, H, T, d_h), got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+        raise ValueError(
+            f"q, k, v must be 4-D (B, H, T, d_h), got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}"
+        )
     t, total = q.shape[2], k.shape[2]
     if total != offset + t or v.shape[2] != total:
         raise ValueError(f"k and v must hold offset + t = {offset + t} positions, got {total} and {v.shape[2]}")
@@ -206,7 +213,7 @@ def causal_attention(q: Tensor, k: Tensor, v: Tensor, offset: int = 0, impl: str
         if offset == 0:
             return F.scaled_dot_product_attention(q, k, v, is_causal=True)
         if t == 1:
-            return F.scaled_dot_product_attention(q, k, v)   # one new token sees every cached position
+            return F.scaled_dot_product_attention(q, k, v)  # one new token sees every cached position
         mask = torch.ones(t, total, dtype=torch.bool, device=q.device).tril(diagonal=offset)
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
     scores = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
@@ -241,7 +248,7 @@ class CausalSelfAttention(nn.Module):
         bsz, t, _ = x.shape
         h, d_h = self.num_heads, self.head_dim
         offset = 0 if cache is None else cache.length
-        with shared_position_factors():     # q and k share one rotation (every layer does inside TransformerLM.forward)
+        with shared_position_factors():  # q and k share one rotation (every layer does inside TransformerLM.forward)
             q = apply_rotation(self.q_proj(x).view(bsz, t, h, d_h).transpose(1, 2), offset)
             k = apply_rotation(self.k_proj(x).view(bsz, t, h, d_h).transpose(1, 2), offset)
         v = self.v_proj(x).view(bsz, t, h, d_h).transpose(1, 2)
@@ -323,7 +330,7 @@ class TransformerLM(TokenLM):
         x = self.embed_tokens(tokens)
         if tokens.shape[1] == 0:
             return self.output_projection(self.layer_norm(x)), cache
-        with shared_position_factors():        # rotation factors made once, used by every layer
+        with shared_position_factors():  # rotation factors made once, used by every layer
             for i, layer in enumerate(self.layers):
                 x = layer(x, cache, i)
         if cache is not None:
@@ -356,7 +363,13 @@ def matched_transformer_config(retnet: RetNetConfig, tolerance: float = 0.05, **
     """
     if not isinstance(retnet, RetNetConfig):
         raise TypeError(f"retnet must be a RetNetConfig, got {type(retnet).__name__}")
-    fields = dict(vocab_size=retnet.vocab_size, embed_dim=retnet.embed_dim, num_layers=retnet.num_layers,
-                  num_heads=retnet.num_heads, norm_eps=retnet.norm_eps, activation=retnet.activation,
-                  dropout=retnet.dropout)
+    fields = dict(
+        vocab_size=retnet.vocab_size,
+        embed_dim=retnet.embed_dim,
+        num_layers=retnet.num_layers,
+        num_heads=retnet.num_heads,
+        norm_eps=retnet.norm_eps,
+        activation=retnet.activation,
+        dropout=retnet.dropout,
+    )
     return matched_config(retnet.num_parameters(), TransformerConfig, tolerance, **{**fields, **overrides})

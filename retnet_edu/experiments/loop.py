@@ -69,7 +69,6 @@ __all__ = [
     "configure_optimizer",
     "resolve_precision",
     "autocast_context",
-    "seed_everything",
     "capture_rng_state",
     "restore_rng_state",
     "save_checkpoint",
@@ -198,13 +197,6 @@ def autocast_context(device: torch.device, precision: str):
     if precision == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
-
-
-def seed_everything(seed: int) -> None:
-    """Seed torch (CPU and CUDA), Python's ``random`` and NumPy's global generator with ``seed``."""
-    torch.manual_seed(seed)
-    random.seed(seed)
-    np.random.seed(seed)
 
 
 def capture_rng_state(sampler: torch.Generator | None = None) -> dict:

@@ -45,8 +45,8 @@ from torch import Tensor, nn
 from retnet_edu._args import check_fields, check_schedule
 from retnet_edu.baselines.hyena import matched_hyena_config
 from retnet_edu.baselines.transformer import matched_transformer_config
-from retnet_edu.experiments.loop import EpochSampler, Recipe, TrainingDiverged, fit, init_distributed, seed_everything
-from retnet_edu.experiments.runtime import get_device
+from retnet_edu.experiments.loop import EpochSampler, Recipe, TrainingDiverged, fit, init_distributed
+from retnet_edu.experiments.runtime import get_device, seed_everything
 from retnet_edu.experiments.tasks import IGNORE, TaskData, class_balance, mini_listops, mqar
 from retnet_edu.lm import TokenLM
 from retnet_edu.model import RetNetConfig

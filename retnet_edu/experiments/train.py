@@ -55,9 +55,8 @@ from retnet_edu.experiments.loop import (
     lr_at,
     provenance,
     resolve_precision,
-    seed_everything,
 )
-from retnet_edu.experiments.runtime import get_device
+from retnet_edu.experiments.runtime import get_device, seed_everything
 from retnet_edu.lm import TokenLM, build_lm
 from retnet_edu.model import RetNetConfig
 
