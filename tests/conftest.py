@@ -8,9 +8,14 @@ keeps exploring. ``HYPOTHESIS_PROFILE=ci pytest …`` picks a profile by hand. T
 """
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+# tests in sub-folders import the shared modules of tests/ (naive.py) by name
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 settings.register_profile("dev")

@@ -97,3 +97,8 @@ def msr(x, W, gamma, num_heads, eps, offset=0, S0=None):
     o = rms(o, eps).transpose(1, 2).reshape(B, T, num_heads * d_v)
     g = x @ W["g"].T
     return (g * torch.sigmoid(g) * o) @ W["out"].T
+
+
+def maxdiff(a, b) -> float:
+    """The largest absolute difference between two tensors, as a float (the comparison most tests assert on)."""
+    return (a - b).abs().max().item()

@@ -4,6 +4,7 @@ import naive
 import pytest
 import torch
 import torch.nn.functional as F
+from naive import maxdiff
 
 from retnet_edu.layers import (
     GatedFeedForward,
@@ -29,10 +30,6 @@ def x64(B=2, T=11, E=16, seed=1, scale=1.0):
 
 def weights(m):
     return {n: getattr(m, f"{n}_proj").weight.detach() for n in ("q", "k", "v", "g", "out")}
-
-
-def maxdiff(a, b):
-    return (a - b).abs().max().item()
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from naive import maxdiff
 
 from retnet_edu.layers import RetentionState
 from retnet_edu.lm import sample_next_token
@@ -19,10 +20,6 @@ def model64(eps=1e-6, **kw):
 
 def tokens(B=2, T=13, V=17, seed=0):
     return torch.randint(0, V, (B, T), generator=torch.Generator().manual_seed(seed))
-
-
-def maxdiff(a, b):
-    return (a - b).abs().max().item()
 
 
 @pytest.mark.parametrize("eps", [0.0, 1e-6])

@@ -9,6 +9,7 @@ import os
 
 import pytest
 import torch
+from naive import maxdiff
 
 from retnet_edu.layers import MultiScaleRetention
 from retnet_edu.model import RetNetLM
@@ -36,10 +37,6 @@ CFG = dict(
     layernorm_eps=0.0,
     recurrent_chunk_size=4,
 )
-
-
-def maxdiff(a, b):
-    return (a - b).abs().max().item()
 
 
 def official_decoder(seed=0, **overrides):

@@ -7,6 +7,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from naive import maxdiff
 
 from retnet_edu.baselines.transformer import (
     KVCache,
@@ -46,10 +47,6 @@ def model64(attention="sdpa", **kw):
 
 def tokens(B=2, T=21, V=13, seed=0):
     return torch.randint(0, V, (B, T), generator=torch.Generator().manual_seed(seed))
-
-
-def maxdiff(a, b):
-    return (a - b).abs().max().item()
 
 
 @pytest.mark.parametrize("impl", ["naive", "sdpa"])
