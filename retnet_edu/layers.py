@@ -241,8 +241,8 @@ class MultiScaleRetention(nn.Module):
         - "parallel": ``parallel_retention(..., state=S, return_state=True)``, its D, ξ, ζ, γ^T from
           ``kernels.chunk_factors`` (made once per forward for all layers with the same decays);
         - "recurrent": ``recurrent_retention``; one token (decoding) is ``kernels.recurrent_decode_step``;
-        - "chunkwise": ``chunkwise_retention``, which runs ``kernels.chunkwise_retention_batched`` (all full chunks
-          at once) unless the chunks are smaller than ``d_k·d_v / (d_k + d_v)``, then its chunk loop.
+        - "chunkwise": ``chunkwise_retention(..., batched=None)``, which runs ``kernels.chunkwise_retention_batched``
+          (all full chunks at once) unless the chunks are smaller than ``d_k·d_v / (d_k + d_v)``, then its chunk loop.
         """
         self._check_inputs(x, mode, chunk_size, state)
         bsz, t, _ = x.shape
@@ -262,7 +262,7 @@ class MultiScaleRetention(nn.Module):
             elif mode == "recurrent":
                 o, S = recurrent_retention(q, k, v, gamma, S0)
             else:
-                o, S = chunkwise_retention(q, k, v, gamma, chunk_size, S0)
+                o, S = chunkwise_retention(q, k, v, gamma, chunk_size, S0, batched=None)
 
         o = group_rms_norm(o, self.norm_eps)  # (B, H, T, d_v), per head and token
         o = o.transpose(1, 2).reshape(bsz, t, h * d_v)

@@ -255,7 +255,7 @@ def chunkwise_retention(
     chunk_size: int,
     state: Tensor | None = None,
     *,
-    batched: bool | None = None,
+    batched: bool | None = False,
 ) -> tuple[Tensor, Tensor]:
     r"""Chunkwise recurrent retention, eq. (7): returns ``(o, S_T)``.
 
@@ -267,15 +267,17 @@ def chunkwise_retention(
     - cross part: ``ξ ⊙ (Q_[i] R_{i-1})``, ``ξ_j = γ^(j+1)``;
     - update: ``R_i = K_[i]ᵀ (V_[i] ⊙ ζ) + γ^b R_{i-1}``, ``ζ_j = γ^(b-1-j)``,
 
-    with b the length of chunk i. Memory O(T · chunk_size): no T × T matrix is ever built. ``state`` is the
+    with b the length of chunk i. No T × T matrix is ever built. ``state`` is the
     state before the first token (zeros when None); the returned state is the one after the last token, equal
     to what ``recurrent_retention`` returns.
 
-    ``batched`` (keyword): False runs the chunk loop below, chunk after chunk, as eq. 7 reads; True runs
-    ``kernels.chunkwise_retention_batched`` (all full chunks in one batched product each: the same equation,
-    summed in another order, so equal up to rounding, and faster); None (default) picks the batched kernel unless
-    the chunks are so small that their T/chunk_size states would outweigh them (``kernels.prefer_batched_chunks``:
-    ``chunk_size · (d_k + d_v) < d_k · d_v``).
+    ``batched`` (keyword): False (default) runs the chunk loop below, chunk after chunk, as eq. 7 reads, holding
+    one state at a time (without gradients: memory O(B·H·chunk_size²) for the chunk's scores plus one state);
+    True runs ``kernels.chunkwise_retention_batched`` (all full chunks in one batched product each: the same
+    equation, summed in another order, so equal up to rounding, and faster, but the T/chunk_size states exist at
+    once); None picks the batched kernel unless the chunks are so small that their states would outweigh them
+    (``kernels.prefer_batched_chunks``: ``chunk_size · (d_k + d_v) < d_k · d_v``) — what ``MultiScaleRetention``
+    asks for.
     """
     b, h, t, d_k, d_v = check_qkv(q, k, v, gamma)
     chunk_size = check_chunk_size(chunk_size)

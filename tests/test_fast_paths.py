@@ -117,9 +117,10 @@ def test_chunkwise_retention_picks_the_kernel_by_the_rule(monkeypatch):
     v = torch.randn(1, 2, 20, 16, dtype=torch.float64)  # d_k·d_v / (d_k + d_v) = 5.33
     gamma = decay_gammas(2)
     for chunk_size in (1, 5, 6, 20):
-        chunkwise_retention(q, k, v, gamma, chunk_size)
+        chunkwise_retention(q, k, v, gamma, chunk_size, batched=None)  # by the rule (what the layer asks for)
     chunkwise_retention(q, k, v, gamma, 1, batched=True)
     chunkwise_retention(q, k, v, gamma, 20, batched=False)
+    chunkwise_retention(q, k, v, gamma, 20)  # the default: the chunk loop eq. 7 reads as
     assert calls == [6, 20, 1]
     assert kernels.prefer_batched_chunks(6, 8, 16) and not kernels.prefer_batched_chunks(5, 8, 16)
     with pytest.raises(TypeError, match="batched"):

@@ -1,4 +1,5 @@
-"""Every course notebook follows the template (DESIGN.md) and is stored as a clean top-to-bottom run.
+"""Every course notebook follows the template (CONTRIBUTING.md, "Adding a notebook") and is stored as a clean
+top-to-bottom run.
 
 Checked on the stored .ipynb files (fast, no kernel): title and template sections, the stable preamble first,
 execution counts 1..n, no stored errors, no '<Figure ...>'/'[<matplotlib...>]' reprs (plot cells end with
