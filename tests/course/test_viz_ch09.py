@@ -51,7 +51,7 @@ def decode_result():
                 }
             )
     return {
-        "schema": "retnet_edu.experiments.bench/1",
+        "schema": "retnet_edu.bench/1",
         "command": "decode",
         "command_line": "python -m retnet_edu.experiments.bench decode",
         "date": "2026-11-29T10:00:00+00:00",

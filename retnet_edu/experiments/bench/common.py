@@ -44,7 +44,7 @@ __all__ = [
     "load_result",
 ]
 
-SCHEMA = "retnet_edu.experiments.bench/1"
+SCHEMA = "retnet_edu.bench/1"  # the format's name: it predates the move to experiments/, the format is the same
 COMMANDS = ("decode", "train", "official")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "float64": torch.float64}
 
