@@ -3,8 +3,8 @@ top-to-bottom run.
 
 Checked on the stored .ipynb files (fast, no kernel): title and template sections, the stable preamble first,
 execution counts 1..n, no stored errors, no '<Figure ...>'/'[<matplotlib...>]' reprs (plot cells end with
-plt.show()), no machine paths, only '# NBVAL_IGNORE_OUTPUT' as an nbval marker, relative links that resolve,
-exercises with a solutions notebook that exists.
+plt.show()), no machine paths, nbval markers as cell tags (never as comments a learner sees), relative links that
+resolve, exercises with a solutions notebook that exists.
 """
 
 import json
@@ -42,9 +42,11 @@ def test_stored_as_clean_run(path):
     )
     assert "course_setup(" in src(code[0]), "the first code cell must call course_setup()"
     for c in code:
-        for line in src(c).splitlines():
-            if "NBVAL" in line:
-                assert line.strip() == "# NBVAL_IGNORE_OUTPUT", f"only '# NBVAL_IGNORE_OUTPUT' is used: {line!r}"
+        assert "NBVAL" not in src(c).upper(), (
+            f"nbval markers go into the cell's tags (nbval-ignore-output), not the code: {src(c)[:80]!r}"
+        )
+        tags = c.get("metadata", {}).get("tags", [])
+        assert set(t for t in tags if t.startswith("nbval")) <= {"nbval-ignore-output", "nbval-skip"}, tags
         for out in c["outputs"]:
             assert out["output_type"] != "error", f"stored error in: {src(c)[:80]!r}"
             text = "".join(out.get("text", "")) + "".join(out.get("data", {}).get("text/plain", ""))
