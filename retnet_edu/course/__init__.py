@@ -4,6 +4,6 @@ exercise checkers (``checks``) and the proof lab of notebook 06 (``numerics``, `
 A notebook starts with ``from retnet_edu.course import course_setup, get_device``.
 """
 
-from retnet_edu.course.notebook import below, course_setup, get_device, seed_everything
+from retnet_edu.course.notebook import below, course_setup, get_device, repo_root, seed_everything
 
-__all__ = ["below", "course_setup", "get_device", "seed_everything"]
+__all__ = ["below", "course_setup", "get_device", "repo_root", "seed_everything"]

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from retnet_edu.experiments.runtime import get_device, seed_everything
 
-__all__ = ["below", "course_setup", "get_device", "seed_everything"]
+__all__ = ["below", "course_setup", "get_device", "repo_root", "seed_everything"]
 
 FIGSIZE = (6.4, 3.6)
 DPI = 100
@@ -90,3 +91,20 @@ def below(err: float, limit: float) -> str:
     everywhere."""
     assert err < limit, f"{err:.3g} is not below {limit:g}"
     return f"< {limit:g}"
+
+
+def repo_root(start: str | Path | None = None) -> Path:
+    """The course's repository root (the folder holding ``course.py`` and ``notebooks/``), wherever the kernel was
+    started: in the notebook's folder (JupyterLab), at the root (VS Code, JupyterHub) or anywhere inside the clone.
+    Searched from ``start`` (default: the working directory) upwards, then where the package itself lives (an
+    editable install). Notebooks find recorded results with it instead of a relative ``Path("..")``."""
+    here = Path.cwd() if start is None else Path(start)
+    for p in [here, *here.parents]:
+        if (p / "course.py").is_file() and (p / "notebooks").is_dir():
+            return p
+    p = Path(__file__).resolve().parents[2]
+    if (p / "course.py").is_file() and (p / "notebooks").is_dir():
+        return p
+    raise FileNotFoundError(
+        f"no course repository (a folder with course.py and notebooks/) above {here}: start Jupyter inside the clone"
+    )

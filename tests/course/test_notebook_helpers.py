@@ -53,3 +53,18 @@ def test_below():
     assert below(3e-16, 1e-12) == "< 1e-12"
     with pytest.raises(AssertionError, match="2e-05 is not below 1e-05"):
         below(2e-5, 1e-5)
+
+
+def test_repo_root_from_anywhere_inside_the_clone(tmp_path, monkeypatch):
+    from retnet_edu.course import repo_root
+
+    root = repo_root()
+    assert (root / "course.py").is_file() and (root / "notebooks").is_dir()
+    for start in (root, root / "notebooks", root / "notebooks" / "solutions", root / "data" / "results"):
+        assert repo_root(start) == root
+    monkeypatch.chdir(root / "notebooks")
+    assert repo_root() == root
+    fake = tmp_path / "clone"
+    (fake / "notebooks").mkdir(parents=True)
+    (fake / "course.py").write_text("")
+    assert repo_root(fake / "notebooks") == fake
