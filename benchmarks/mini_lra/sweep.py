@@ -1,15 +1,22 @@
 #!/usr/bin/env python3
-"""The mini-LRA sweep: every model × task × length × seed, one ``python -m retnet_edu.experiments.lra`` process per run.
+"""The mini-LRA sweep (second edition): every model × task × length × learning rate × seed, one
+``python -m retnet_edu.experiments.lra`` process per run, then each model's best learning rate (Zoology's protocol).
 
     python benchmarks/mini_lra/sweep.py                  # the recorded sweep (resumes: finished runs are skipped)
-    python benchmarks/mini_lra/sweep.py --dry-run        # list the runs and what is already done
-    python benchmarks/mini_lra/sweep.py --report-only    # only rewrite the table and the plot from the results
+    python benchmarks/mini_lra/sweep.py --dry-run        # what is done, what is left, and the estimated wall time
+    python benchmarks/mini_lra/sweep.py --report-only    # only rewrite results.md and the plot from the results
 
-Each run writes ``results/<task>-L<length>-<model>-s<seed>.json``; a run whose file exists is skipped, so a sweep that
-is interrupted continues where it stopped. Runs use one torch thread each, at most ``--jobs`` at a time, under
-``nice`` (so that other work on the machine gets the CPU first). At the end (and with ``--report-only``) the script
-writes ``results.md`` (the mean ± std table), ``accuracy_vs_length.png`` and ``sweep_log.json`` (wall time, the
-load average sampled every 30 s, the command).
+Each run writes ``results/<task>-L<length>-<model>-lr<lr>-s<seed>.json`` (``lra.result_name``); a run whose file
+exists is skipped, so a sweep that is interrupted (or killed) continues where it stopped when started again. The runs
+go shortest length first, then seed by seed, so that a partial sweep holds whole lengths and whole seeds. Runs use
+one torch thread each, at most ``--jobs`` at a time, under ``nice`` (so that other work on the machine gets the CPU
+first). After every finished run the script rewrites ``results.md`` (the best-lr table, labelled partial with its
+counts while runs are missing, and the table of every learning rate) and ``sweep_log.json`` (the command, each run's
+time, the load average sampled every 30 s); at the end (and with ``--report-only``) also ``accuracy_vs_length.png``.
+
+The learning rate of a run sets the peak of the warm-up + cosine schedule; its floor is ``--min-lr-ratio`` times it
+(the first sweep's 3e-3 → 3e-4). The best rate per (task, length, model) is the one with the highest mean test
+accuracy over the seeds (``lra.best_lr``); the table gives that rate's mean ± std and every rate's mean.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -26,31 +34,92 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
-from retnet_edu.experiments.lra import MODELS, TASKS, format_table, load_results, summarize  # noqa: E402
+from retnet_edu.experiments.lra import (  # noqa: E402
+    MODELS,
+    TASKS,
+    best_lr,
+    format_best_table,
+    format_table,
+    get_lra_config,
+    load_results,
+    result_name,
+    summarize,
+)
+
+LRS = (1e-3, 3e-3, 1e-2)
+MQAR_VOCAB = 256  # > 2 × the longest length, the same at both lengths: only the distances change with L
 
 
-def runs(tasks, lengths, models, seeds):
-    """Seeds outermost, so that an interrupted sweep holds whole seeds."""
-    return [(t, L, m, s) for s in seeds for t in tasks for L in lengths for m in models]
+def runs(tasks, lengths, models, lrs, seeds):
+    """Shortest length first, then seed by seed (an interrupted sweep holds whole lengths and seeds)."""
+    return [(t, L, m, lr, s) for L in sorted(lengths) for s in seeds for lr in lrs for t in tasks for m in models]
 
 
-def write_report(results_dir: Path) -> list[dict]:
-    import matplotlib
+def run_config(preset: str, run: tuple, min_lr_ratio: float, mqar_vocab: int):
+    t, L, m, lr, s = run
+    return get_lra_config(
+        preset, task=t, length=L, model=m, lr=lr, min_lr=lr * min_lr_ratio, seed=s, mqar_vocab=mqar_vocab
+    )
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    from retnet_edu.course.viz import plot_accuracy_vs_length
-
-    results = load_results(results_dir)
+def report_text(results: list[dict], design: int | None = None) -> str:
+    """``results.md``: the best-lr table (labelled partial, with its counts, while runs are missing) and the table of
+    every learning rate."""
     rows = summarize(results)
-    (HERE / "results.md").write_text(format_table(rows) + "\n")
-    pairs = {r["config"]["num_pairs"] for r in results if r["task"] == "mqar"}
-    guides = {"mqar": {f"1/N: guessing among the {n} values of the sequence": 1 / n for n in pairs}}
-    drawn = plot_accuracy_vs_length(rows, guides=guides)
-    drawn["fig"].savefig(HERE / "accuracy_vs_length.png", dpi=110, bbox_inches="tight")
-    plt.close(drawn["fig"])
-    return rows
+    best = best_lr(rows)
+    if design is None or len(results) >= design:
+        title = f"Best learning rate per model (Zoology's protocol), {len(results)} runs"
+    else:
+        title = (
+            f"PARTIAL: {len(results)} of {design} runs. Best learning rate per model among the runs done so far; "
+            "a rate with fewer seeds than the others is marked"
+        )
+    return (
+        f"## {title}\n\n{format_best_table(best)}\n\n## Every learning rate (mean ± std over seeds)\n\n"
+        f"{format_table(rows)}\n"
+    )
+
+
+def write_report(results_dir: Path, design: int | None = None, plot: bool = True) -> str:
+    results = load_results(results_dir)
+    text = report_text(results, design)
+    tmp = HERE / ".results.md.tmp"
+    tmp.write_text(text)
+    os.replace(tmp, HERE / "results.md")
+    if plot and results:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from retnet_edu.course.viz import plot_accuracy_vs_length
+
+        best = best_lr(summarize(results))
+        pairs = {r["config"]["num_pairs"] for r in results if r["task"] == "mqar"}
+        guides = {"mqar": {f"1/N: guessing among the {n} values of the sequence": 1 / n for n in pairs}}
+        drawn = plot_accuracy_vs_length(best, guides=guides)
+        drawn["fig"].savefig(HERE / "accuracy_vs_length.png", dpi=110, bbox_inches="tight")
+        plt.close(drawn["fig"])
+    return text
+
+
+def estimate_seconds(pending: list[tuple], results_dir: Path) -> tuple[float, str]:
+    """Total single-run seconds of ``pending``: each (task, length, model)'s mean wall time in ``results_dir``, else
+    in the first sweep's results (``v1/results``: the same models and steps, lr 3e-3, a 64-token MQAR vocabulary)."""
+    known: dict[tuple, list[float]] = {}
+    source = "no recorded run"
+    for directory, name in ((results_dir, "this sweep's finished runs"), (HERE / "v1" / "results", "v1/results")):
+        if directory.is_dir():
+            for r in load_results(directory):
+                known.setdefault((r["task"], r["length"], r["model"]), []).append(r["wall_seconds"])
+        if known:
+            source = name
+            break
+    total = 0.0
+    for t, L, m, _, _ in pending:
+        times = known.get((t, L, m))
+        total += statistics.fmean(times) if times else max(v for ts in known.values() for v in ts) if known else 120
+    return total, source
 
 
 def main(argv=None) -> int:
@@ -58,71 +127,86 @@ def main(argv=None) -> int:
     ap.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     ap.add_argument("--lengths", nargs="+", type=int, default=[64, 128])
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    ap.add_argument("--lrs", nargs="+", type=float, default=list(LRS), help="peak learning rates")
+    ap.add_argument("--min-lr-ratio", type=float, default=0.1, help="the cosine's floor, as a fraction of the lr")
+    ap.add_argument("--mqar-vocab", type=int, default=MQAR_VOCAB, help="MQAR vocabulary (must exceed every length)")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--jobs", type=int, default=2, help="runs at a time (one torch thread each)")
-    ap.add_argument("--nice", type=int, default=15, help="niceness of the runs")
+    ap.add_argument("--nice", type=int, default=15, help="niceness of the runs (absolute, 0-19)")
     ap.add_argument("--preset", default="cpu")
     ap.add_argument("--results", default=str(HERE / "results"))
     ap.add_argument("--dry-run", action="store_true")
     ap.add_argument("--report-only", action="store_true")
     ns = ap.parse_args(argv)
     results_dir = Path(ns.results)
+    todo = runs(ns.tasks, ns.lengths, ns.models, ns.lrs, ns.seeds)
     if ns.report_only:
-        rows = write_report(results_dir)
-        print(format_table(rows))
+        print(write_report(results_dir, len(todo)))
         return 0
-    todo = runs(ns.tasks, ns.lengths, ns.models, ns.seeds)
-    pending = [r for r in todo if not (results_dir / f"{r[0]}-L{r[1]}-{r[2]}-s{r[3]}.json").exists()]
-    print(f"{len(todo)} runs, {len(todo) - len(pending)} already done, {len(pending)} to go")
+    names = {r: result_name(run_config(ns.preset, r, ns.min_lr_ratio, ns.mqar_vocab)) for r in todo}
+    pending = [r for r in todo if not (results_dir / f"{names[r]}.json").exists()]
+    seconds, source = estimate_seconds(pending, results_dir)
+    print(
+        f"{len(todo)} runs, {len(todo) - len(pending)} already done, {len(pending)} to go; estimated "
+        f"{seconds / ns.jobs / 60:.0f} min wall at {ns.jobs} runs at a time on an otherwise idle machine "
+        f"(from {source})"
+    )
     if ns.dry_run:
-        for t, L, m, s in pending:
-            print(f"  {t} L={L} {m} seed {s}")
+        for r in pending:
+            print(f"  {names[r]}")
         return 0
     results_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONHASHSEED="0")
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     log = {
         "command": "python benchmarks/mini_lra/sweep.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "preset": ns.preset,
+        "design": {
+            "tasks": ns.tasks,
+            "lengths": ns.lengths,
+            "models": ns.models,
+            "lrs": ns.lrs,
+            "min_lr_ratio": ns.min_lr_ratio,
+            "mqar_vocab": ns.mqar_vocab,
+            "seeds": ns.seeds,
+            "preset": ns.preset,
+            "runs": len(todo),
+        },
         "jobs": ns.jobs,
         "nice": ns.nice,
         "runs": len(pending),
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "load_samples": [],
+        "finished_runs": [],
         "failed": [],
     }
-    from tqdm import tqdm
+    log_path = HERE / "sweep_log.json"
+    previous = json.loads(log_path.read_text()) if log_path.exists() else None
+    earlier_parts = previous.get("parts", [previous]) if previous else []
 
-    bar = tqdm(total=len(pending), desc="mini-LRA sweep", unit="run")
+    def write_log():
+        body = {"parts": earlier_parts + [log]} if earlier_parts else log
+        tmp = log_path.with_name(".sweep_log.json.tmp")
+        tmp.write_text(json.dumps(body, indent=1) + "\n")
+        os.replace(tmp, log_path)
+
     t0, last_sample = time.perf_counter(), -1e9
-    active: list[tuple[subprocess.Popen, tuple]] = []
+    active: list[tuple[subprocess.Popen, tuple, float]] = []
     queue = list(pending)
+    done = 0
     while queue or active:
         while queue and len(active) < ns.jobs:
-            t, L, m, s = queue.pop(0)
-            out = results_dir / f"{t}-L{L}-{m}-s{s}.json"
+            run = queue.pop(0)
+            t, L, m, lr, s = run
+            out = results_dir / f"{names[run]}.json"
             try:  # a repository-relative path in the recorded command
                 out_arg = str(out.resolve().relative_to(ROOT))
             except ValueError:
                 out_arg = str(out)
-            cmd = [
-                sys.executable,
-                "-m",
-                "retnet_edu.experiments.lra",
-                "--preset",
-                ns.preset,
-                "--task",
-                t,
-                "--model",
-                m,
-                "--seed",
-                str(s),
-                "--length",
-                str(L),
-                "--out",
-                out_arg,
-                "--no-progress",
-            ]
+            cfg = run_config(ns.preset, run, ns.min_lr_ratio, ns.mqar_vocab)
+            cmd = [sys.executable, "-m", "retnet_edu.experiments.lra", "--preset", ns.preset]
+            cmd += ["--task", t, "--model", m, "--seed", str(s), "--length", str(L)]
+            cmd += ["--lr", f"{cfg.lr:g}", "--min-lr", f"{cfg.min_lr:g}", "--mqar-vocab", str(ns.mqar_vocab)]
+            cmd += ["--out", out_arg, "--no-progress"]
             proc = subprocess.Popen(
                 cmd,
                 cwd=ROOT,
@@ -130,38 +214,45 @@ def main(argv=None) -> int:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
-                preexec_fn=(lambda: os.nice(ns.nice)) if ns.nice else None,
+                preexec_fn=lambda: os.nice(ns.nice - os.nice(0)),  # niceness ns.nice, however the sweep was started
             )
-            active.append((proc, (t, L, m, s)))
+            active.append((proc, run, time.perf_counter()))
         time.sleep(1.0)
         now = time.perf_counter()
         if now - last_sample >= 30:
             log["load_samples"].append([round(now - t0), *[round(x, 2) for x in os.getloadavg()]])
             last_sample = now
-        for proc, run in list(active):
+        for proc, run, started in list(active):
             if proc.poll() is None:
                 continue
-            active.remove((proc, run))
+            active.remove((proc, run, started))
             text = proc.stdout.read().strip().splitlines()
+            done += 1
             if proc.returncode != 0:
-                log["failed"].append({"run": run, "output": text[-5:]})
-            bar.write(text[-1] if text else f"{run}: no output")
-            bar.update(1)
-    bar.close()
+                log["failed"].append({"run": names[run], "output": text[-5:]})
+            else:
+                log["finished_runs"].append([names[run], round(now - started, 1), round(now - t0)])
+            elapsed = now - t0
+            left = len(queue) + len(active)
+            eta = elapsed / done * left / 60
+            print(
+                f"[{time.strftime('%H:%M:%S')}] {done}/{len(pending)} ({len(todo) - len(pending) + done}/{len(todo)} "
+                f"of the design) {text[-1] if text else names[run] + ': no output'}; {elapsed / 60:.0f} min so far, "
+                f"about {eta:.0f} min to go at this pace",
+                flush=True,
+            )
+            log["wall_seconds"] = round(elapsed, 1)
+            write_log()
+            write_report(results_dir, len(todo), plot=False)
     log["wall_seconds"] = round(time.perf_counter() - t0, 1)
     log["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     loads = [s[1] for s in log["load_samples"]]
     if loads:
         log["load_1min_mean"] = round(sum(loads) / len(loads), 2)
         log["load_1min_max"] = max(loads)
-    name = HERE / "sweep_log.json"
-    if name.exists():  # a resumed sweep: keep the earlier parts' logs
-        previous = json.loads(name.read_text())
-        log = {"parts": previous.get("parts", [previous]) + [log]}
-    name.write_text(json.dumps(log, indent=1) + "\n")
-    rows = write_report(results_dir)
-    print(format_table(rows))
-    return 1 if any(p.get("failed") for p in log.get("parts", [log])) else 0
+    write_log()
+    print(write_report(results_dir, len(todo)))
+    return 1 if log["failed"] else 0
 
 
 if __name__ == "__main__":

@@ -1,29 +1,35 @@
-"""mini-LRA: RetNet, linear attention, the Transformer and Hyena on generated long-range tasks, at an equal budget.
+"""mini-LRA: RetNet, RetNet γ = 1 (linear attention), the Transformer and Hyena on generated long-range tasks, at
+an equal budget.
 
 Command line (``python -m retnet_edu.experiments.lra --help``)::
 
     python -m retnet_edu.experiments.lra --task mqar --model hyena --seed 0 --length 128      # one run → JSON result
     python -m retnet_edu.experiments.lra --task listops --model retnet --seed 1 --length 256 --out results/x.json
     python -m retnet_edu.experiments.lra --print-sizes --task listops --length 256            # the four models' sizes
-    python -m retnet_edu.experiments.lra summarize benchmarks/mini_lra/results                # mean ± std table
+    python -m retnet_edu.experiments.lra summarize benchmarks/mini_lra/results     # best-lr and mean ± std tables
 
 The four models (``MODELS``) share everything but the token mixer: token embedding, pre-norm RMSNorm blocks, the
 gated feed-forward, a final RMSNorm and the untied LM head. Their parameter counts are matched to the RetNet's
 within ±5 % by giving each its own feed-forward width (``model_configs``):
 
 - ``retnet``: multi-scale retention with the paper's LM decays (γ such that 1/(1-γ) runs from 32 to 512, §3.1);
-- ``linear``: the same module with γ = 1 (``RetNetConfig(decay="none")``), i.e. linear attention (with RetNet's
-  rotation, group norm and gate) and no forgetting;
+- ``linear``: the same module with γ = 1 (``RetNetConfig(decay="none")``): "RetNet γ = 1", an unnormalised linear
+  attention that keeps RetNet's rotation, group norm and gate and forgets nothing. It is *not* the "linear
+  Transformer" of the LRA tables (Katharopoulos et al.: a feature map elu+1 and a normalising denominator);
 - ``transformer``: causal softmax attention with the same rotary positions (``retnet_edu.baselines.transformer``);
 - ``hyena``: the order-2 Hyena operator (``retnet_edu.baselines.hyena``).
 
 Every model answers through the same head: the next-token logits at the scored positions, restricted to the task's
 answer tokens (``retnet_edu.experiments.tasks``). One training recipe for all, run by the package's one training loop
 (``retnet_edu.experiments.loop.fit``: AdamW with weight decay on matrices, linear warm-up then cosine, gradient
-clipping, the divergence check, seeded everything); the data are fixed per task and length (``data_seed``), the
-run's ``seed`` sets the initialisation and the batch order (a fresh permutation of the training set per epoch).
-A result JSON holds the config, the parameter count, the data's class balance, the loss and accuracy curve, the
-final test accuracy and the training time.
+clipping, the divergence check, seeded everything). Hyena's implicit filter (the filter MLP and its sin
+frequencies) is an optimiser group of its own with weight decay ``filter_weight_decay`` (0, as in the reference
+code, HazyResearch/safari ``HyenaFilter``), through the loop's ``param_groups`` (``lra_param_groups``); its decay
+window has no trainable parameter here. The learning rate is one per run; ``benchmarks/mini_lra/sweep.py`` sweeps
+it per model and ``best_lr`` picks each model's best (Zoology's protocol). The data are fixed per task and length
+(``data_seed``), the run's ``seed`` sets the initialisation and the batch order (a fresh permutation of the
+training set per epoch). A result JSON holds ``model``, ``lr`` and ``seed`` at the top, the config, the parameter
+count, the data's class balance, the loss and accuracy curve, the final test accuracy and the training time.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from retnet_edu._args import check_fields, check_schedule
-from retnet_edu.baselines.hyena import matched_hyena_config
+from retnet_edu.baselines.hyena import ImplicitFilter, matched_hyena_config
 from retnet_edu.baselines.transformer import matched_transformer_config
 from retnet_edu.experiments.loop import EpochSampler, Recipe, TrainingDiverged, fit, init_distributed
 from retnet_edu.experiments.runtime import get_device, seed_everything
@@ -63,18 +69,27 @@ __all__ = [
     "task_logits",
     "task_loss",
     "evaluate_task",
+    "lra_param_groups",
     "run",
     "mixing_matrix",
     "result_name",
     "load_results",
+    "run_lr",
     "summarize",
+    "best_lr",
     "format_table",
+    "format_best_table",
     "main",
 ]
 
 MODELS = ("retnet", "linear", "transformer", "hyena")
 TASKS = ("listops", "mqar")
-MODEL_LABELS = {"retnet": "RetNet", "linear": "linear attention", "transformer": "Transformer", "hyena": "Hyena"}
+MODEL_LABELS = {
+    "retnet": "RetNet",
+    "linear": "RetNet γ = 1 (linear attention)",
+    "transformer": "Transformer",
+    "hyena": "Hyena",
+}
 
 
 @dataclass
@@ -82,7 +97,10 @@ class LRAConfig:
     """One run. Sizes describe the RetNet; the other models get the same width and depth (and heads) and the
     feed-forward width that matches its parameter count. ``length``: the sequence length (ListOps: the longest
     expression, expressions of length//2 … length tokens; MQAR: every sequence). ``num_pairs`` (MQAR) stays the same
-    at every length, so that a longer sequence means longer distances between a pair and its query, not more pairs."""
+    at every length, so that a longer sequence means longer distances between a pair and its query, not more pairs.
+    ``mqar_vocab`` (MQAR): the vocabulary V, 0 = 2 × ``length``; it must exceed the length (Zoology's precondition:
+    otherwise the filler repeats the queried keys often, each followed by a random token).
+    ``filter_weight_decay``: the weight decay of Hyena's implicit filter group (``lra_param_groups``)."""
 
     task: str = "mqar"
     model: str = "retnet"
@@ -95,7 +113,7 @@ class LRAConfig:
     listops_depth: int = 6
     listops_args: int = 8
     num_pairs: int = 4
-    mqar_vocab: int = 64
+    mqar_vocab: int = 0  # 0 = 2 × length
     power_a: float = 1.0  # MQAR query offsets: 1 = uniform over the sequence (Zoology uses 0.01)
     # model
     embed_dim: int = 64
@@ -109,6 +127,7 @@ class LRAConfig:
     min_lr: float = 3e-4
     warmup_steps: int = 50
     weight_decay: float = 0.1
+    filter_weight_decay: float = 0.0  # Hyena's implicit filter (its own group, as in the reference code)
     beta1: float = 0.9
     beta2: float = 0.99
     grad_clip: float = 1.0
@@ -133,7 +152,7 @@ class LRAConfig:
                 listops_depth=1,
                 listops_args=2,
                 num_pairs=1,
-                mqar_vocab=4,
+                mqar_vocab=0,
                 embed_dim=2,
                 num_layers=1,
                 num_heads=1,
@@ -144,8 +163,13 @@ class LRAConfig:
                 eval_examples=0,
                 threads=0,
             ),
-            reals=("lr", "min_lr", "weight_decay", "grad_clip", "beta1", "beta2", "power_a"),
+            reals=("lr", "min_lr", "weight_decay", "filter_weight_decay", "grad_clip", "beta1", "beta2", "power_a"),
         )
+        if self.task == "mqar" and self.vocab_size_mqar <= self.length:
+            raise ValueError(
+                f"mqar_vocab = {self.vocab_size_mqar} must exceed the sequence length {self.length} (Zoology's "
+                f"vocab_size > seq_len; 0 = 2 × length)"
+            )
         check_schedule(self.lr, self.min_lr, self.warmup_steps, self.max_steps)
         if self.retnet_decay not in ("eq8", "lm"):
             raise ValueError(
@@ -153,6 +177,11 @@ class LRAConfig:
             )
         if self.device not in ("auto", "cpu", "cuda", "mps"):
             raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'mps', got {self.device!r}")
+
+    @property
+    def vocab_size_mqar(self) -> int:
+        """The MQAR vocabulary: ``mqar_vocab``, or 2 × ``length`` when it is 0."""
+        return self.mqar_vocab or 2 * self.length
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -225,13 +254,13 @@ def task_data(cfg: LRAConfig) -> tuple[TaskData, TaskData]:
     if cfg.task == "listops":
         data = mini_listops(n, cfg.length, max_depth=cfg.listops_depth, max_args=cfg.listops_args, seed=cfg.data_seed)
     else:
-        data = mqar(n, cfg.length, cfg.num_pairs, cfg.mqar_vocab, cfg.power_a, seed=cfg.data_seed)
+        data = mqar(n, cfg.length, cfg.num_pairs, cfg.vocab_size_mqar, cfg.power_a, seed=cfg.data_seed)
     return data.split(cfg.num_train)
 
 
 def model_configs(cfg: LRAConfig, vocab_size: int) -> dict:
     """The four models' configs at one parameter budget (the RetNet's): ``{"retnet", "linear", "transformer",
-    "hyena"}``. Linear attention is the RetNet with γ = 1; the Transformer and Hyena get the matching FFN width."""
+    "hyena"}``. "linear" is the RetNet with γ = 1; the Transformer and Hyena get the matching FFN width."""
     retnet = RetNetConfig(
         vocab_size=vocab_size,
         embed_dim=cfg.embed_dim,
@@ -303,12 +332,39 @@ def evaluate_task(model: nn.Module, data: TaskData, batch_size: int = 250, limit
     return correct / total
 
 
+def lra_param_groups(filter_weight_decay: float = 0.0):
+    """The ``param_groups`` function (``loop.fit``'s argument) of the mini-LRA runs: ``loop.weight_decay_groups``
+    (decay on matrices, none on vectors) for every parameter outside a Hyena implicit filter, and the parameters of
+    every ``ImplicitFilter`` (the filter MLP's weights and biases, the sin frequencies) in their own groups, named
+    ``"hyena_filter"``: matrices with ``filter_weight_decay``, vectors with none. With the default 0 no filter
+    parameter is decayed, as in the reference code (safari's ``HyenaFilter`` gives its MLP ``weight_decay=0``);
+    ``filter_weight_decay = weight_decay`` gives back the single course-wide rule. Models without a Hyena filter get
+    exactly ``weight_decay_groups``. Every group has the run's learning rate (the sweep tunes it per model)."""
+    filter_weight_decay = float(filter_weight_decay)
+
+    def groups(model: nn.Module, weight_decay: float) -> list[dict]:
+        in_filter = {id(p) for m in model.modules() if isinstance(m, ImplicitFilter) for p in m.parameters()}
+        params = [p for p in model.parameters() if p.requires_grad]
+        rest = [p for p in params if id(p) not in in_filter]
+        filt = [p for p in params if id(p) in in_filter]
+        out = [
+            {"params": [p for p in rest if p.dim() >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0},
+            {"params": [p for p in filt if p.dim() >= 2], "weight_decay": filter_weight_decay, "name": "hyena_filter"},
+            {"params": [p for p in filt if p.dim() < 2], "weight_decay": 0.0, "name": "hyena_filter"},
+        ]
+        return [g for g in out if g["params"]]
+
+    return groups
+
+
 # ----------------------------------------------------------------------------------------------------------
 # one run
 # ----------------------------------------------------------------------------------------------------------
 def result_name(cfg: LRAConfig) -> str:
-    """``{task}-L{length}-{model}-s{seed}``: the file name (without .json) of a run's result."""
-    return f"{cfg.task}-L{cfg.length}-{cfg.model}-s{cfg.seed}"
+    """``{task}-L{length}-{model}-lr{lr}-s{seed}`` (lr as ``format(lr, "g")``, e.g. ``lr0.003``): the file name
+    (without .json) of a run's result."""
+    return f"{cfg.task}-L{cfg.length}-{cfg.model}-lr{cfg.lr:g}-s{cfg.seed}"
 
 
 def _load() -> list[float] | None:
@@ -324,8 +380,8 @@ def _eval_line(step: int, metrics, recent: float | None, seconds: float) -> str 
 
 def run(cfg: LRAConfig, progress: bool = True, command: str = "", data=None, keep_model: bool = False) -> dict:
     """Train ``cfg.model`` on ``cfg.task`` with ``loop.fit`` and return the result (a JSON-able dict; with
-    ``keep_model`` the trained model too, under ``"model"``). ``data``: an optional (train, test) pair to skip
-    generating it again. Raises ``loop.TrainingDiverged`` if the loss or gradient norm stops being finite."""
+    ``keep_model`` the trained model too, under ``"trained_model"``). ``data``: an optional (train, test) pair to
+    skip generating it again. Raises ``loop.TrainingDiverged`` if the loss or gradient norm stops being finite."""
     if not isinstance(cfg, LRAConfig):
         raise TypeError(f"cfg must be an LRAConfig, got {type(cfg).__name__}")
     wall0 = time.perf_counter()
@@ -354,6 +410,7 @@ def run(cfg: LRAConfig, progress: bool = True, command: str = "", data=None, kee
         ),
         batches=batch,
         loss_fn=lambda m, b: task_loss(m, *b, answer_ids)[0],
+        param_groups=lra_param_groups(cfg.filter_weight_decay),
         device=device,
         evaluate=lambda: [evaluate_task(model, test_set, limit=cfg.eval_examples)],
         eval_interval=cfg.eval_interval,
@@ -375,6 +432,7 @@ def run(cfg: LRAConfig, progress: bool = True, command: str = "", data=None, kee
         "name": result_name(cfg),
         "task": cfg.task,
         "model": cfg.model,
+        "lr": cfg.lr,
         "seed": cfg.seed,
         "length": cfg.length,
         "command": command,
@@ -407,7 +465,7 @@ def run(cfg: LRAConfig, progress: bool = True, command: str = "", data=None, kee
         "load_average_end": _load(),
     }
     if keep_model:
-        result["model"] = model
+        result["trained_model"] = model
     return result
 
 
@@ -458,23 +516,30 @@ def load_results(directory: str | Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))]
 
 
+def run_lr(result: dict) -> float:
+    """A result's learning rate: its top-level ``"lr"`` (results written before it existed: ``config["lr"]``)."""
+    return float(result["lr"] if "lr" in result else result["config"]["lr"])
+
+
 def summarize(results: list[dict]) -> list[dict]:
-    """One row per (task, length, model): mean and sample standard deviation of the test accuracy over seeds, the
-    seeds, the mean training time, the parameter count, the data's majority-class fraction. Sorted by task,
-    length, then ``MODELS`` order."""
+    """One row per (task, length, model, learning rate): mean and sample standard deviation of the test accuracy
+    over seeds, the seeds, the mean training time, the parameter count, the data's majority-class fraction. Sorted
+    by task, length, ``MODELS`` order, then learning rate."""
     groups: dict[tuple, list[dict]] = {}
     for r in results:
-        groups.setdefault((r["task"], r["length"], r["model"]), []).append(r)
+        groups.setdefault((r["task"], r["length"], r["model"], run_lr(r)), []).append(r)
     rows = []
-    for (task, length, model), rs in groups.items():
+    for (task, length, model, lr), rs in groups.items():
         accs = [r["test_accuracy"] for r in rs]
         rows.append(
             {
                 "task": task,
                 "length": length,
                 "model": model,
+                "lr": lr,
                 "n": len(rs),
                 "seeds": sorted(r["seed"] for r in rs),
+                "accuracies": [r["test_accuracy"] for r in sorted(rs, key=lambda r: r["seed"])],
                 "mean": statistics.fmean(accs),
                 "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
                 "train_seconds": statistics.fmean(r["train_seconds"] for r in rs),
@@ -485,20 +550,63 @@ def summarize(results: list[dict]) -> list[dict]:
             }
         )
     order = {m: i for i, m in enumerate(MODELS)}
-    return sorted(rows, key=lambda r: (r["task"], r["length"], order.get(r["model"], 99)))
+    return sorted(rows, key=lambda r: (r["task"], r["length"], order.get(r["model"], 99), r["lr"]))
 
 
-def format_table(rows: list[dict]) -> str:
-    """The summary as a Markdown table (accuracy in %, mean ± std over seeds)."""
+def best_lr(rows: list[dict], min_seeds: int = 1) -> list[dict]:
+    """Zoology's protocol on ``summarize`` rows: for each (task, length, model) the learning rate with the highest
+    mean test accuracy over its seeds (a tie goes to the smaller rate), among the rates with at least ``min_seeds``
+    seeds. Returns that rate's row with ``"tried"`` added: ``[(lr, mean, number of seeds), …]`` for every rate of
+    the group (including those with fewer seeds), in order of lr. Groups without a rate that qualifies are left out."""
+    if isinstance(min_seeds, bool) or not isinstance(min_seeds, int) or min_seeds < 1:
+        raise ValueError(f"min_seeds must be an int >= 1, got {min_seeds!r}")
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["task"], r["length"], r["model"]), []).append(r)
+    out = []
+    for group in groups.values():
+        group = sorted(group, key=lambda r: r["lr"])
+        eligible = [r for r in group if r["n"] >= min_seeds]
+        if not eligible:
+            continue
+        best = max(eligible, key=lambda r: (r["mean"], -r["lr"]))
+        out.append({**best, "tried": [(r["lr"], r["mean"], r["n"]) for r in group]})
+    return out
+
+
+def format_table(rows: list[dict], show_lr: bool = True) -> str:
+    """The summary as a Markdown table (accuracy in %, mean ± std over seeds), one row per ``summarize`` row."""
+    head = "| task | length | model | " + ("lr | " if show_lr else "")
     lines = [
-        "| task | length | model | parameters | test accuracy (%) | seeds | training time (s) | majority class (%) |",
-        "|---|---|---|---|---|---|---|---|",
+        head + "parameters | test accuracy (%) | seeds | training time (s) | majority class (%) |",
+        "|---|---|---|" + ("---|" if show_lr else "") + "---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['task']} | {r['length']} | {MODEL_LABELS.get(r['model'], r['model'])} | "
-            f"{r['parameters']:,} | {100 * r['mean']:.1f} ± {100 * r['std']:.1f} | {r['n']} | "
+            + (f"{r['lr']:g} | " if show_lr else "")
+            + f"{r['parameters']:,} | {100 * r['mean']:.1f} ± {100 * r['std']:.1f} | {r['n']} | "
             f"{r['train_seconds']:.0f} | {100 * r['majority']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def format_best_table(best: list[dict]) -> str:
+    """``best_lr``'s rows as a Markdown table: the best rate, its mean ± std over seeds, and every rate tried
+    (mean accuracy, and the number of seeds when a rate has fewer than the group's most)."""
+    lines = [
+        "| task | length | model | best lr | test accuracy (%) | seeds | all rates: mean (%) | majority class (%) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in best:
+        most = max(n for _, _, n in r["tried"])
+        tried = ", ".join(
+            f"{lr:g}: {100 * mean:.1f}" + ("" if n == most else f" ({n} seed{'s' if n > 1 else ''})")
+            for lr, mean, n in r["tried"]
+        )
+        lines.append(
+            f"| {r['task']} | {r['length']} | {MODEL_LABELS.get(r['model'], r['model'])} | {r['lr']:g} | "
+            f"{100 * r['mean']:.1f} ± {100 * r['std']:.1f} | {r['n']} | {tried} | {100 * r['majority']:.1f} |"
         )
     return "\n".join(lines)
 
@@ -512,10 +620,11 @@ _FLAG_FIELDS = list(dataclasses.fields(LRAConfig))
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="python -m retnet_edu.experiments.lra",
-        description="Train one of RetNet / linear attention / Transformer / Hyena on a generated long-range task "
+        description="Train one of RetNet / RetNet γ = 1 (linear attention) / Transformer / Hyena on a generated "
+        "long-range task "
         "(mini-ListOps or MQAR) and write a JSON result. "
-        "`python -m retnet_edu.experiments.lra summarize DIR` prints the mean ± std table of a folder of "
-        "results.",
+        "`python -m retnet_edu.experiments.lra summarize DIR` prints the best-lr table and the mean ± std table "
+        "of a folder of results.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     ap.add_argument("--preset", default="cpu", choices=sorted(PRESETS), help="named sizes to start from")
@@ -543,7 +652,8 @@ def main(argv: list[str] | None = None) -> int:
         if len(argv) != 2:
             print("usage: python -m retnet_edu.experiments.lra summarize RESULTS_DIR", file=sys.stderr)
             return 2
-        print(format_table(summarize(load_results(argv[1]))))
+        rows = summarize(load_results(argv[1]))
+        print(format_best_table(best_lr(rows)) + "\n\n" + format_table(rows))
         return 0
     ns = _parser().parse_args(argv)
     overrides = {f.name: getattr(ns, f.name) for f in _FLAG_FIELDS if hasattr(ns, f.name)}

@@ -24,7 +24,10 @@ at random even offsets, among random filler tokens. At each query the model must
 that key in the context. The query offsets are drawn with probability ∝ g^(power_a - 1) over the slots g = 1, 2, …:
 Zoology's ``power_a = 0.01`` favours the slots right after the context; ``power_a = 1`` (uniform) spreads them over
 the whole sequence, so the distance a model must remember grows with the sequence length (the mini-LRA sweep
-uses it).
+uses it). As in Zoology, the vocabulary must exceed the sequence length (``vocab_size > seq_len``): the filler is
+drawn from the whole vocabulary, so each queried key also turns up about ``(seq_len - 3N) / vocab_size`` times in
+the filler, followed by a random token; with a small vocabulary those false cues swamp the real pairs (the mini-LRA
+sweep takes V ≥ 2T).
 """
 
 from __future__ import annotations
@@ -244,7 +247,8 @@ def mqar(
     ``num_pairs`` distinct keys and distinct values), then ``seq_len - 2N`` tokens of random filler (uniform over
     the whole vocabulary) in which each key appears once more at an even offset; the target at that position is its
     value. Offsets: slot g = 1, 2, … (offset 2(g-1)) with probability ∝ g^(power_a - 1), without replacement.
-    Needs ``seq_len ≥ 4N`` (room for N query slots) and ``vocab_size ≥ 2N + 2``.
+    Needs ``seq_len ≥ 4N`` (room for N query slots), ``vocab_size ≥ 2N + 2`` and ``vocab_size > seq_len``
+    (Zoology's precondition; see the module docstring).
     """
     num_examples = _check_int(num_examples, "num_examples")
     seq_len, num_pairs = _check_int(seq_len, "seq_len", 2), _check_int(num_pairs, "num_pairs")
@@ -256,6 +260,11 @@ def mqar(
         raise ValueError(
             f"vocab_size = {vocab_size} is too small for {num_pairs} distinct keys and values "
             f"(need vocab_size >= {2 * num_pairs + 2})"
+        )
+    if vocab_size <= seq_len:
+        raise ValueError(
+            f"vocab_size = {vocab_size} must exceed seq_len = {seq_len} (Zoology's precondition: otherwise the "
+            f"random filler repeats the queried keys too often); take vocab_size >= 2 * seq_len"
         )
     slots = (seq_len - 2 * num_pairs) // 2
     if slots < num_pairs:

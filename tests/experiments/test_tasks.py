@@ -145,7 +145,7 @@ def test_class_balance():
 # ---------------------------------------------------------------------------------------------------------
 # MQAR
 # ---------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("T,N,V,a", [(64, 8, 128, 1.0), (32, 4, 20, 0.01), (128, 16, 64, 0.5), (8, 2, 6, 1.0)])
+@pytest.mark.parametrize("T,N,V,a", [(64, 8, 128, 1.0), (32, 4, 40, 0.01), (128, 16, 256, 0.5), (8, 2, 10, 1.0)])
 def test_mqar_examples(T, N, V, a):
     data = mqar(50, T, N, V, a, seed=7)
     assert data.inputs.shape == (50, T) and data.answer_ids.tolist() == list(range(V // 2, V))
@@ -163,8 +163,8 @@ def test_mqar_examples(T, N, V, a):
 
 
 def test_mqar_power_law_moves_queries_forward():
-    early = mqar(300, 128, 4, 64, power_a=0.01, seed=0)
-    uniform = mqar(300, 128, 4, 64, power_a=1.0, seed=0)
+    early = mqar(300, 128, 4, 256, power_a=0.01, seed=0)
+    uniform = mqar(300, 128, 4, 256, power_a=1.0, seed=0)
 
     def pos(d):
         return (d.targets != IGNORE).nonzero()[:, 1].double().mean()
@@ -173,12 +173,25 @@ def test_mqar_power_law_moves_queries_forward():
 
 
 def test_mqar_seeded_and_classes():
-    a, b = mqar(20, 32, 4, 32, seed=1), mqar(20, 32, 4, 32, seed=1)
+    a, b = mqar(20, 32, 4, 64, seed=1), mqar(20, 32, 4, 64, seed=1)
     assert torch.equal(a.inputs, b.inputs) and torch.equal(a.targets, b.targets)
-    assert not torch.equal(a.inputs, mqar(20, 32, 4, 32, seed=2).inputs)
+    assert not torch.equal(a.inputs, mqar(20, 32, 4, 64, seed=2).inputs)
     cls = a.classes()
-    assert cls.shape == (80,) and bool((cls >= 0).all()) and bool((cls < 16).all())
-    assert class_balance(a)["chance"] == 1 / 16
+    assert cls.shape == (80,) and bool((cls >= 0).all()) and bool((cls < 32).all())
+    assert class_balance(a)["chance"] == 1 / 32  # V/2 = 32 values
+
+
+def test_mqar_false_cues_in_the_filler():
+    """Each queried key turns up in the filler about (T - 3N)/V times (filler uniform over the vocabulary): with
+    V = 2T about half a time, just above T almost once (the first mini-LRA sweep's V = T/2 at T = 128, now refused:
+    about twice)."""
+    for V, want in ((256, (128 - 12) / 256), (129, (128 - 12) / 129)):
+        d = mqar(2000, 128, 4, V, power_a=1.0, seed=0)
+        keys = d.inputs[:, 0:8:2]  # (N, 4) the context's keys
+        filler = d.inputs[:, 8:].clone()
+        filler[d.targets[:, 8:] != IGNORE] = -1  # the real queries are not false cues
+        extra = (filler[:, :, None] == keys[:, None, :]).sum(dim=1).double().mean()
+        assert abs(float(extra) - want) < 0.1 * want
 
 
 @pytest.mark.parametrize(
@@ -186,6 +199,7 @@ def test_mqar_seeded_and_classes():
     [
         (dict(seq_len=15, num_pairs=4), ValueError),
         (dict(vocab_size=8, num_pairs=4), ValueError),
+        (dict(vocab_size=32), ValueError),  # not > seq_len (Zoology's precondition)
         (dict(power_a=0.0), ValueError),
         (dict(power_a=2.0), ValueError),
         (dict(num_pairs=0), ValueError),
@@ -194,7 +208,7 @@ def test_mqar_seeded_and_classes():
 )
 def test_mqar_bad_input(kw, err):
     with pytest.raises(err):
-        mqar(4, **{**dict(seq_len=32, num_pairs=4, vocab_size=32), **kw})
+        mqar(4, **{**dict(seq_len=32, num_pairs=4, vocab_size=64), **kw})
 
 
 def test_taskdata_helpers():
