@@ -73,6 +73,7 @@ __all__ = [
     "configure_optimizer",
     "load_checkpoint",
     "evaluate",
+    "evaluate_split",
     "prepare_data",
     "train",
     "load_model",
@@ -324,6 +325,53 @@ def evaluate(model: nn.Module, batches, precision: str = "fp32") -> float:
     finally:
         model.train(was_training)
     return float(sum(losses) / len(losses))
+
+
+@torch.no_grad()
+def evaluate_split(
+    model: nn.Module, ids: Tensor, block_size: int, batch_size: int = 64, precision: str = "fp32"
+) -> float:
+    """Mean loss (nats per character) over a whole split: every token of ``ids`` but the first is predicted exactly
+    once. The split is cut into non-overlapping windows of ``block_size`` inputs, ``x = ids[s : s + T]`` and
+    ``y = ids[s + 1 : s + T + 1]`` for ``s = 0, T, 2T, …``, plus the shorter window the remainder leaves; each
+    prediction sees the context since the start of its window (as in training). The mean is over tokens (the
+    short window counts by its length), computed ``batch_size`` windows at a time in eval mode (no dropout), the
+    model running as its config says. ``evaluate`` on a few fixed windows is the cheap estimate a run prints; this
+    is the number to compare runs by."""
+    if not isinstance(ids, Tensor) or ids.dim() != 1:
+        raise ValueError(f"ids must be a 1-D tensor of token ids, got {type(ids).__name__} {getattr(ids, 'shape', '')}")
+    if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
+        raise TypeError(f"ids must hold integer token ids, got dtype {ids.dtype}")
+    for name, val in (("block_size", block_size), ("batch_size", batch_size)):
+        if isinstance(val, bool) or not isinstance(val, int) or val < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {val!r}")
+    n = ids.numel() - 1  # predicted tokens
+    if n < 1:
+        raise ValueError(f"ids must hold at least 2 tokens, got {ids.numel()}")
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    ids = ids.long()
+
+    def summed(x: Tensor, y: Tensor) -> float:
+        with autocast_context(device, precision):
+            logits, _ = model(x.to(device))
+        logits = logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.to(device).reshape(-1), reduction="sum").item()
+
+    try:
+        full, total = n // block_size, 0.0
+        offsets = torch.arange(block_size + 1)
+        for first in range(0, full, batch_size):
+            starts = torch.arange(first, min(first + batch_size, full)) * block_size
+            chunk = ids[starts[:, None] + offsets[None, :]]
+            total += summed(chunk[:, :-1], chunk[:, 1:])
+        if full * block_size < n:
+            tail = ids[full * block_size :]
+            total += summed(tail[None, :-1], tail[None, 1:])
+    finally:
+        model.train(was_training)
+    return total / n
 
 
 # ----------------------------------------------------------------------------------------------------------

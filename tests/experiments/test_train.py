@@ -441,3 +441,64 @@ def test_load_model_from_checkpoint(data, tmp_path):
     assert isinstance(model, TransformerLM) and not model.training and tok == res.tokenizer
     x = tok.encode("KING:\nWhat").unsqueeze(0)
     assert torch.equal(model(x)[0], res.model.eval()(x)[0])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the whole validation split
+# ---------------------------------------------------------------------------------------------------------
+def _window_by_window(model, ids, T_len):
+    """The definition, one window at a time: windows of T_len inputs at 0, T_len, 2·T_len, …, the last one
+    shorter; the mean over every predicted token."""
+    total, count = 0.0, 0
+    for s in range(0, ids.numel() - 1, T_len):
+        x = ids[s : s + T_len]
+        y = ids[s + 1 : s + T_len + 1]
+        x = x[: y.numel()]
+        total += T.lm_loss(model, x[None], y[None]).item() * y.numel()
+        count += y.numel()
+    assert count == ids.numel() - 1
+    return total / count
+
+
+@pytest.mark.parametrize("model_kind", ["retnet", "transformer"])
+def test_evaluate_split_scores_every_token_once(data, model_kind):
+    torch.manual_seed(0)
+    model = T.build_model(tiny(model=model_kind), data[0].vocab_size).double()
+    model.train()
+    ids = data[2][:1000]  # 999 predicted tokens: 31 windows of 32 and a remainder of 7
+    want = _window_by_window(model.eval(), ids, 32)
+    model.train()
+    for batch_size in (1, 5, 64):
+        got = T.evaluate_split(model, ids, block_size=32, batch_size=batch_size)
+        assert abs(got - want) < 1e-10 * want, (batch_size, got, want)
+    assert model.training  # the mode is restored
+    exact = ids[: 32 * 4 + 1]  # no remainder: four whole windows, the mean `evaluate` gives on them
+    batches = [(exact[:-1].reshape(4, 32), exact[1:].reshape(4, 32))]
+    assert abs(T.evaluate_split(model, exact, 32) - T.evaluate(model, batches)) < 1e-12
+    assert abs(T.evaluate_split(model, ids[:2], 32) - _window_by_window(model.eval(), ids[:2], 32)) < 1e-12
+
+
+def test_evaluate_split_float32_and_no_grad(data):
+    torch.manual_seed(0)
+    model = T.build_model(tiny(), data[0].vocab_size)
+    ids = data[2][:700]
+    got = T.evaluate_split(model, ids, 32, 16)
+    want = _window_by_window(model.double().eval(), ids, 32)
+    assert abs(got - want) < 1e-5 * want  # float32 forward against float64: rounding only
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_evaluate_split_bad_input(data):
+    model = T.build_model(tiny(), data[0].vocab_size)
+    ids = data[2][:100]
+    for args, err, words in [
+        ((ids.reshape(10, 10), 8), ValueError, "1-D"),
+        (([1, 2, 3], 8), ValueError, "1-D"),
+        ((ids.float(), 8), TypeError, "integer"),
+        ((ids[:1], 8), ValueError, "at least 2"),
+        ((ids, 0), ValueError, "block_size"),
+        ((ids, 8.0), ValueError, "block_size"),
+        ((ids, 8, 0), ValueError, "batch_size"),
+    ]:
+        with pytest.raises(err, match=words):
+            T.evaluate_split(model, *args)
