@@ -3,8 +3,9 @@
 Bad input gets a TypeError or ValueError that names the argument and says what was expected.
 
 Besides numbers and config fields, the retention tensors are checked here (``check_tensor``, ``check_gamma``,
-``check_qkv``, ``check_state``, ``check_chunk_size``): ``retnet_edu.retention`` calls them at the top of every
-public function, and the course's proof lab (``course.buggy``, ``course.official_scaling``) reuses them. Checking
+``check_qkv``, ``check_qkv_shapes``, ``check_like``, ``check_state``, ``check_chunk_size``):
+``retnet_edu.retention`` and ``retnet_edu.successors`` call them at the top of every public function, and the
+course's proof lab (``course.buggy``, ``course.official_scaling``) reuses them. Checking
 γ's *values* (NaN, range) takes tensor operations; ``tensor_memo`` lets that run once per tensor and version
 instead of once per call (decoding calls retention once per token and layer with the same γ).
 """
@@ -132,6 +133,16 @@ def check_qkv(q, k, v, gamma) -> tuple[int, int, int, int, int]:
     """Check q, k (B, H, T, d_k), v (B, H, T, d_v) (one dtype, one device) and gamma (H,).
 
     Returns (B, H, T, d_k, d_v)."""
+    b, h, t, d_k, d_v = check_qkv_shapes(q, k, v)
+    check_gamma(gamma, h, q.device)
+    return b, h, t, d_k, d_v
+
+
+def check_qkv_shapes(q, k, v) -> tuple[int, int, int, int, int]:
+    """Check q, k (B, H, T, d_k) and v (B, H, T, d_v): floating-point, one dtype, one device, H, d_k, d_v ≥ 1.
+
+    Returns (B, H, T, d_k, d_v). ``check_qkv`` adds the fixed decays γ; ``retnet_edu.successors`` adds its
+    data-dependent gates with ``check_like``."""
     for name, x in (("q", q), ("k", k), ("v", v)):
         check_tensor(x, name)
         if x.dim() != 4:
@@ -149,8 +160,21 @@ def check_qkv(q, k, v, gamma) -> tuple[int, int, int, int, int]:
     d_v = v.shape[-1]
     if h < 1 or d_k < 1 or d_v < 1:
         raise ValueError(f"need H, d_k, d_v >= 1, got q {tuple(q.shape)} and v {tuple(v.shape)}")
-    check_gamma(gamma, h, q.device)
     return b, h, t, d_k, d_v
+
+
+def check_like(x, name: str, shape: tuple[int, ...], layout: str, like: Tensor) -> Tensor:
+    """``x`` unchanged if it is a floating-point tensor of exactly ``shape`` with the dtype and device of ``like``
+    (q). ``layout`` names the axes for the message, e.g. "(B, H, T)". For per-token inputs besides q, k, v (the
+    gates of ``retnet_edu.successors``): nothing is broadcast."""
+    check_tensor(x, name)
+    if x.dtype != like.dtype:
+        raise TypeError(f"{name} has dtype {x.dtype} but q has {like.dtype}: give it q's dtype")
+    if x.device != like.device:
+        raise ValueError(f"{name} is on {x.device} but q is on {like.device}: put them on one device")
+    if tuple(x.shape) != tuple(shape):
+        raise ValueError(f"{name} must have shape {layout} = {tuple(shape)}, got {tuple(x.shape)}")
+    return x
 
 
 def check_state(state, b: int, h: int, d_k: int, d_v: int, like: Tensor) -> Tensor | None:
