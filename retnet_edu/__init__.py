@@ -3,6 +3,7 @@
 The folder tree is the architecture. Read the core first, top to bottom; everything else is built on it.
 
 - the paper (core): ``retention.py`` (eq. 5-7 as plain functions), ``position.py`` (the rotation Θ),
+  ``successors.py`` (gated retention, GLA and the delta rule in the same three forms),
   ``layers.py`` (multi-scale retention eq. 8, the block eq. 9), ``model.py`` (the language model),
   ``torchscale_compat.py`` (official weights), on top of ``_args.py`` (argument checks), ``kernels.py`` (the
   named fast paths, tested equal to the plain functions) and ``lm.py`` (the protocol every language model follows);
@@ -13,7 +14,8 @@ The folder tree is the architecture. Read the core first, top to bottom; everyth
 Layers, lowest first (a module imports only from entries listed before its own, or from its own entry without a
 cycle; a dotted entry covers a package and every module in it):
 
-``_args``, ``kernels``, ``retention``, ``position``, ``layers``, ``lm``, ``model``, ``torchscale_compat``,
+``_args``, ``kernels``, ``retention``, ``position``, ``successors``, ``layers``, ``lm``, ``model``,
+``torchscale_compat``,
 ``baselines.transformer``, ``baselines.hyena``,
 ``experiments.runtime``, ``experiments.measure``, ``experiments.bench_plots``, ``experiments.data``,
 ``experiments.tasks``, ``experiments.loop``, ``experiments.train``, ``experiments.bench``, ``experiments.lra``,

@@ -102,3 +102,52 @@ def msr(x, W, gamma, num_heads, eps, offset=0, S0=None):
 def maxdiff(a, b) -> float:
     """The largest absolute difference between two tensors, as a float (the comparison most tests assert on)."""
     return (a - b).abs().max().item()
+
+
+# ------------------------------------------------------------------------------------------------------------
+# retention's successors (retnet_edu.successors): the recurrences with explicit matrices, one token at a time
+# ------------------------------------------------------------------------------------------------------------
+def _successor_loop(q, k, v, S0, transition, write):
+    """S_n = transition(n) @ S_{n-1} + write(n), o_n = q_n S_n; transition(n) is a (B, H, d_k, d_k) matrix and
+    write(n) a (B, H, d_k, d_v) one. Returns (o, S_T)."""
+    B, H, T, d_k = q.shape
+    S = torch.zeros(B, H, d_k, v.shape[-1], dtype=q.dtype) if S0 is None else S0.clone()
+    o = torch.zeros(B, H, T, v.shape[-1], dtype=q.dtype)
+    for n in range(T):
+        S = transition(n) @ S + write(n)
+        o[:, :, n] = (q[:, :, n].unsqueeze(-2) @ S).squeeze(-2)
+    return o, S
+
+
+def _eye(q):
+    return torch.eye(q.shape[-1], dtype=q.dtype).expand(*q.shape[:2], -1, -1)
+
+
+def _kv(k, v, n):
+    return k[:, :, n].unsqueeze(-1) @ v[:, :, n].unsqueeze(-2)  # k_nᵀ v_n
+
+
+def gated_retention(q, k, v, log_gamma, S0=None):
+    """S_n = exp(log_gamma_n) I S_{n-1} + k_nᵀ v_n, o_n = q_n S_n."""
+    I = _eye(q)
+    return _successor_loop(
+        q, k, v, S0, lambda n: torch.exp(log_gamma[:, :, n])[..., None, None] * I, lambda n: _kv(k, v, n)
+    )
+
+
+def gla(q, k, v, log_alpha, S0=None):
+    """S_n = diag(exp(log_alpha_n)) S_{n-1} + k_nᵀ v_n, o_n = q_n S_n."""
+    return _successor_loop(
+        q, k, v, S0, lambda n: torch.diag_embed(torch.exp(log_alpha[:, :, n])), lambda n: _kv(k, v, n)
+    )
+
+
+def delta_rule(q, k, v, beta, log_gamma=None, S0=None):
+    """S_n = exp(log_gamma_n) (I - β_n k_nᵀ k_n) S_{n-1} + β_n k_nᵀ v_n, o_n = q_n S_n (log_gamma None: 0)."""
+    I = _eye(q)
+
+    def transition(n):
+        g = 1.0 if log_gamma is None else torch.exp(log_gamma[:, :, n])[..., None, None]
+        return g * (I - beta[:, :, n][..., None, None] * _kv(k, k, n))
+
+    return _successor_loop(q, k, v, S0, transition, lambda n: beta[:, :, n][..., None, None] * _kv(k, v, n))
