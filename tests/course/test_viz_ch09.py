@@ -56,32 +56,77 @@ def decode_result():
         "command_line": "python -m retnet_edu.experiments.bench decode",
         "date": "2026-11-29T10:00:00+00:00",
         "machine": MACHINE,
+        "sizes": {"cpu": {"retnet": {"embed_dim": 128}}},
         "rows": rows,
     }
 
 
+def compiled_result():
+    res = decode_result()
+    res["variant"] = "compiled"
+    for r in res["rows"]:
+        for name in ("retnet", "transformer"):
+            r[f"{name}_compiled_ms"] = r[f"{name}_ms"] / 2
+            r[f"{name}_compiled_ms_q25"] = r[f"{name}_ms"] / 2.1
+            r[f"{name}_compiled_ms_q75"] = r[f"{name}_ms"] / 1.9
+        r["compiled_speed_ratio"] = r["transformer_compiled_ms"] / r["retnet_compiled_ms"]
+        r["ratio_vs_ideal"] = r["speed_ratio"] / r["ideal_ratio"]
+        r["compiled_ratio_vs_ideal"] = r["compiled_speed_ratio"] / r["ideal_ratio"]
+    return res
+
+
+def legend_texts(fig):
+    return [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+
+
 def test_plot_decode_benchmark_data():
     d = plot_decode_benchmark(decode_result())
-    assert d["groups"] == [("cpu", 1), ("cpu", 4)]
+    assert d["groups"] == [("cpu", 1), ("cpu", 4)] and d["compiled"] is False
     assert d["context"][("cpu", 1)].tolist() == [128, 256, 512]
     assert d["transformer_ms"][("cpu", 4)].tolist() == pytest.approx([4.0, 6.0, 10.0])
     assert d["kv_mib"][("cpu", 1)].tolist() == pytest.approx([0.5, 1.0, 2.0])
     assert d["state_mib"][("cpu", 4)].tolist() == pytest.approx([0.5] * 3)
     assert d["ideal_ratio"][("cpu", 1)].tolist() == pytest.approx([3.0, 5.0, 9.0])
-    a_t, a_m, a_r = d["fig"].axes
-    assert len(a_t.get_legend().get_texts()) == 4 and a_t.get_xscale() == "log"
+    assert np.isnan(d["ratio_vs_ideal"][("cpu", 1)]).all()  # not in these rows: not drawn
+    a_t, a_m, a_r, a_f = d["fig"].axes
+    assert a_t.get_xscale() == "log" and a_f.get_yscale() == "linear"
     assert len(a_r.lines) == 2 * 2 + 1  # measured + ideal per group, y = 1
+    assert [line.get_linestyle() for line in a_r.lines[:2]] == ["-", ":"]  # measured and ideal differ in style
+    # one legend below the panels, 9 pt: a colour per group, then what each line style means
+    texts = legend_texts(d["fig"])
+    assert texts[:2] == ["d = 128, batch 1", "d = 128, batch 4"] and any("dotted" in t for t in texts)
+    assert all(t.get_fontsize() >= 9 for leg in d["fig"].legends for t in leg.get_texts())
     plt.close(d["fig"])
     d = plot_decode_benchmark(decode_result(), groups=[("cpu", 4)])
     assert d["groups"] == [("cpu", 4)] and list(d["speed_ratio"]) == [("cpu", 4)]
     plt.close(d["fig"])
     with pytest.raises(ValueError, match="groups"):
         plot_decode_benchmark(decode_result(), groups=[("gpu", 1)])
+    with pytest.raises(ValueError, match="compiled"):
+        plot_decode_benchmark(decode_result(), compiled=True)
     res = decode_result()
     for r in res["rows"]:  # time only: no memory markers
         del r["retnet_step_peak_bytes"], r["transformer_step_peak_bytes"]
     d = plot_decode_benchmark(res)
     assert np.isnan(d["retnet_measured_mib"][("cpu", 1)]).all() and len(d["fig"].axes[1].lines) == 4
+    plt.close(d["fig"])
+
+
+def test_plot_decode_benchmark_compiled():
+    d = plot_decode_benchmark(compiled_result())
+    assert d["compiled"] is True
+    assert d["retnet_compiled_ms"][("cpu", 1)].tolist() == pytest.approx([1.0] * 3)
+    assert d["compiled_speed_ratio"][("cpu", 4)].tolist() == pytest.approx(d["speed_ratio"][("cpu", 4)].tolist())
+    assert d["ratio_vs_ideal"][("cpu", 1)].tolist() == pytest.approx([(2.5 / 2) / 3, (3 / 2) / 5, (4 / 2) / 9])
+    a_t, a_m, a_r, a_f = d["fig"].axes
+    assert len(a_m.lines) == 2 * 2 + 1  # compiled / eager time, both models, per group; y = 1
+    assert a_m.lines[0].get_ydata().tolist() == pytest.approx([0.5] * 3)
+    assert len(a_f.lines) == 2 * 2 + 1  # eager and compiled fraction per group, y = 1
+    assert len(a_r.lines) == 3 * 2 + 1  # eager, ideal, compiled per group, y = 1
+    assert any("compiled" in t for t in legend_texts(d["fig"]))
+    plt.close(d["fig"])
+    d = plot_decode_benchmark(compiled_result(), compiled=False)  # the eager panels of a compiled result
+    assert d["compiled"] is False and "retnet_compiled_ms" not in d
     plt.close(d["fig"])
 
 
@@ -104,6 +149,9 @@ def test_plot_train_benchmark_data():
     assert np.isnan(d["peak_kib_per_token"]["transformer naive"]).all()
     a_t, a_m = d["fig"].axes
     assert len(a_t.lines) == 4 and len(a_m.lines) == 3
+    styles = {(line.get_linestyle(), line.get_marker()) for line in a_t.lines}
+    assert len(styles) == 4  # every implementation its own line style and marker, not only its colour
+    assert legend_texts(d["fig"]) == d["impls"]
     plt.close(d["fig"])
 
 
@@ -135,11 +183,14 @@ def test_plot_official_benchmark_data():
 
 
 def test_plot_benchmark_dispatch_and_provenance():
-    for res in (decode_result(), train_result(), official_result()):
+    for res in (decode_result(), compiled_result(), train_result(), official_result()):
         d = plot_benchmark(res)
         texts = [t.get_text() for t in d["fig"].texts]
         assert any("Test CPU" in t and "1 thread(s)" in t and "load 0.50" in t for t in texts)
+        assert len(d["fig"].legends) <= 1  # the legend below the panels is moved, not drawn twice
         plt.close(d["fig"])
+    assert plot_benchmark(compiled_result())["compiled"] is True
+    plt.close("all")
     line = benchmark_provenance(decode_result())
     assert line.startswith("python -m retnet_edu.experiments.bench decode") and "torch 2.13.0," in line
     for bad in ({"command": "nope"}, {"command": "decode", "rows": []}, []):

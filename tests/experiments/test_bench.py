@@ -1,15 +1,18 @@
 """retnet_edu.experiments.bench: the command line in --quick mode writes results of the documented schema (numbers
 positive and finite, never their size), the cost model matches a count by hand, the decoding state/cache have the
-right sizes, and the device dispatch (CUDA events, synchronize, max_memory_allocated) is exercised with stand-ins on
-the CPU. No test asserts a wall-clock time."""
+right sizes, the compiled decoding steps compute the eager steps' numbers in one graph without recompiling per
+token, the device dispatch (CUDA events, synchronize, max_memory_allocated) is exercised with stand-ins on the CPU,
+and benchmarks/README.md quotes every recorded run. No test asserts a wall-clock time."""
 
 import json
 import math
 import os
 import types
+from pathlib import Path
 
 import pytest
 import torch
+from naive import maxdiff
 
 import retnet_edu
 from retnet_edu.baselines.transformer import KVCache, TransformerLM
@@ -71,10 +74,11 @@ def keep_threads():
     torch.set_num_threads(n)
 
 
-def run_cli(command, tmp_path, *extra):
+def run_cli(command, tmp_path, *extra, stem=None):
     assert bench.main([command, "--quick", "--out", str(tmp_path), *extra]) == 0
-    path = tmp_path / f"{command}-cpu.json"
-    assert path.exists() and (tmp_path / f"{command}-cpu.png").stat().st_size > 1000
+    stem = stem or f"{command}-cpu"
+    path = tmp_path / f"{stem}.json"
+    assert path.exists() and (tmp_path / f"{stem}.png").stat().st_size > 1000
     data = bench.load_result(path)
     assert TOP_KEYS <= set(data) and data["schema"] == bench.SCHEMA and data["command"] == command
     assert data["quick"] is True
@@ -145,6 +149,104 @@ def test_decode_quick(tmp_path, capsys):
         assert r["transformer_step_peak_bytes"] >= r["kv_bytes_exact"]
     out = capsys.readouterr().out
     assert "speed ×" in out and "wrote" in out
+
+
+COMPILED_ROW = {
+    "retnet_compiled_ms",
+    "transformer_compiled_ms",
+    "retnet_plain_ms",
+    "transformer_plain_ms",
+    "compiled_speed_ratio",
+    "compiled_ratio_vs_ideal",
+    "retnet_compile_s",
+    "transformer_compile_s",
+    "retnet_compiled_graphs",
+    "transformer_compiled_graphs",
+    "retnet_compiled_max_diff",
+    "transformer_compiled_max_diff",
+    "compiled_recompilations",
+}
+
+
+@pytest.mark.slow  # compiles four graphs with TorchInductor: about a minute on 2 busy cores
+def test_decode_quick_compiled(tmp_path):
+    """``decode --quick --compile``: compiled and eager steps timed in one run, outputs equal within float32
+    rounding, one graph per model and batch (the second context reuses it: a new position and a new cache capacity
+    compile nothing), no recompilation while timing, written as decode-compiled-cpu.json."""
+    data = run_cli("decode", tmp_path, "--compile", stem="decode-compiled-cpu")
+    assert data["variant"] == "compiled" and data["settings"]["compile"]["backend"] == "inductor"
+    assert data["settings"]["compile"]["setup_s"] > 0
+    rows = data["rows"]
+    assert len(rows) == 4
+    for r in rows:
+        assert DECODE_ROW | COMPILED_ROW <= set(r), (DECODE_ROW | COMPILED_ROW) - set(r)
+        assert r["retnet_compiled_max_diff"] <= 1e-5 and r["transformer_compiled_max_diff"] <= 1e-5
+        assert r["compiled_recompilations"] == 0
+        first = r["context"] == 16
+        assert r["retnet_compiled_graphs"] == r["transformer_compiled_graphs"] == (1 if first else 0)
+        assert r["compiled_ratio_vs_ideal"] == pytest.approx(r["compiled_speed_ratio"] / r["ideal_ratio"])
+    check_numbers(
+        [{k: v for k, v in r.items() if "graphs" not in k and "recompilations" not in k} for r in rows],
+        allow=("cache_and_state_rss_delta_bytes", "retnet_compiled_max_diff", "transformer_compiled_max_diff"),
+    )
+    for s in data["summary"].values():
+        assert s["compiled_recompilations"] == 0 and s["compiled_max_diff"] <= 1e-5
+        assert s["retnet_compiled_graphs"] == s["transformer_compiled_graphs"] == 1
+
+
+def test_step_functions_compute_the_eager_steps():
+    """The plain step functions of ``decode --compile`` give the eager models' numbers: 12 tokens decoded in a row
+    from an empty state and cache, the Transformer's buffers reallocated (doubled) on the way as a KVCache's are."""
+    rcfg, tcfg = bench.model_sizes("cpu-tiny")
+    torch.manual_seed(0)
+    retnet, transformer = RetNetLM(rcfg).eval(), TransformerLM(tcfg).eval()
+    r_step, t_step = bench.retnet_step_function(retnet), bench.transformer_step_function(transformer)
+    B, H = 2, rcfg.num_heads
+    d_k, d_v, d_h = rcfg.embed_dim // H, rcfg.value_dim // H, tcfg.embed_dim // tcfg.num_heads
+    states = [torch.zeros(B, H, d_k, d_v) for _ in range(rcfg.num_layers)]
+    keys = [torch.zeros(B, tcfg.num_heads, 4, d_h) for _ in range(tcfg.num_layers)]
+    values = [torch.zeros_like(k) for k in keys]
+    tokens = torch.randint(0, rcfg.vocab_size, (B, 12), generator=torch.Generator().manual_seed(1))
+    state, cache = None, transformer.decoding_state()
+    with torch.no_grad():
+        for n in range(tokens.shape[1]):
+            tok, pos = tokens[:, n : n + 1], torch.tensor(n)
+            logits, state = retnet(tok, mode="recurrent", state=state)
+            logits_t, cache = transformer(tok, state=cache)
+            if n == keys[0].shape[2]:  # full: double the capacity
+                keys = [torch.cat([k, torch.zeros_like(k)], dim=2) for k in keys]
+                values = [torch.cat([v, torch.zeros_like(v)], dim=2) for v in values]
+            mine, states = r_step(tok, pos, states)
+            mine_t = t_step(tok, pos, keys, values)
+            assert maxdiff(mine, logits) <= 1e-6 and maxdiff(mine_t, logits_t) <= 1e-6
+            assert all(maxdiff(a, b.S) <= 1e-6 for a, b in zip(states, state.layers, strict=True))
+            assert maxdiff(keys[0][:, :, : n + 1], cache.keys[0][:, :, : n + 1]) <= 1e-6
+    assert keys[0].shape[2] == 16
+    with pytest.raises(TypeError):
+        bench.retnet_step_function(transformer)
+    with pytest.raises(TypeError):
+        bench.transformer_step_function(retnet)
+    with pytest.raises(ValueError, match="eval"):
+        bench.retnet_step_function(RetNetLM(rcfg).train())
+    with pytest.raises(TypeError):
+        bench.compile_step(3)
+    with pytest.raises(TypeError):
+        bench.compile_step(r_step, mode=1)
+
+
+@pytest.mark.slow  # dynamo traces both steps: a few seconds
+def test_step_functions_trace_into_one_graph():
+    """torch._dynamo.explain: each step is one graph with no break, the condition ``fullgraph=True`` enforces."""
+    rcfg, tcfg = bench.model_sizes("cpu-tiny")
+    retnet, transformer = RetNetLM(rcfg).eval(), TransformerLM(tcfg).eval()
+    state, cache = bench.random_state(retnet, 2, 5), bench.random_cache(transformer, 2, 5, spare=3)
+    tok, pos = torch.zeros(2, 1, dtype=torch.long), torch.tensor(5)
+    with torch.no_grad():
+        for explained in (
+            torch._dynamo.explain(bench.retnet_step_function(retnet))(tok, pos, [s.S for s in state.layers]),
+            torch._dynamo.explain(bench.transformer_step_function(transformer))(tok, pos, cache.keys, cache.values),
+        ):
+            assert explained.graph_count == 1 and explained.graph_break_count == 0
 
 
 def test_train_quick(tmp_path):
@@ -359,6 +461,10 @@ def test_cpu_memory_and_machine():
 def test_save_and_load_result(tmp_path):
     with pytest.raises(ValueError):
         bench.save_result({"schema": "other"}, tmp_path)
+    assert bench.result_stem({"command": "decode", "machine": {"device": "cpu"}}) == "decode-cpu"
+    assert bench.result_stem({"command": "decode", "variant": "compiled", "machine": {"device": "cuda"}}) == (
+        "decode-compiled-cuda"
+    )
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"schema": "x"}))
     with pytest.raises(ValueError, match="schema"):
@@ -376,6 +482,12 @@ def test_bad_arguments():
         bench.main(["decode", "--batches", "a,b", "--quick"])
     with pytest.raises(SystemExit):
         bench.main(["nonsense"])
+    with pytest.raises(SystemExit, match="decode command only"):
+        bench.main(["train", "--quick", "--compile"])
+    with pytest.raises(SystemExit, match="needs --compile"):
+        bench.main(["decode", "--quick", "--compile-mode", "max-autotune"])
+    with pytest.raises(TypeError):
+        bench.run_decode(sizes=("cpu-tiny",), batches=(1,), contexts=(16,), compile="yes")
     if import_torchscale() is not None:
         with pytest.raises(ValueError, match="multiple of chunk_size"):
             bench.run_official(lengths=(30,), chunk_size=8)
@@ -389,6 +501,19 @@ def test_fit_step_time():
     assert bench.fit_step_time([1e6, 2e6], [0.1, 10.0]) is None  # negative fixed cost
     with pytest.raises(ValueError):
         bench.fit_step_time([1.0], [1.0, 2.0])
+
+
+def test_readme_quotes_every_recorded_run():
+    """benchmarks/README.md names every recorded result file and quotes its exact command line and date."""
+    root = Path(__file__).resolve().parents[2] / "benchmarks"
+    readme = (root / "README.md").read_text()
+    recorded = sorted(root.glob("*.json"))
+    assert recorded
+    for path in recorded:
+        data = bench.load_result(path)
+        command = data["command_line"].replace("python -m ", "")
+        assert f"`{path.name}`" in readme, path.name
+        assert command in readme and data["date"] in readme, path.name
 
 
 def test_default_output_is_git_ignored():

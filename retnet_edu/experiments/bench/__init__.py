@@ -7,6 +7,7 @@ Command line (``python -m retnet_edu.experiments.bench --help``)::
     python -m retnet_edu.experiments.bench train           # forward + backward: parallel/chunkwise retention, attention
     python -m retnet_edu.experiments.bench official        # our modules vs torchscale 0.3.0: same outputs, time ratio
     python -m retnet_edu.experiments.bench decode --quick  # seconds (the tests run every sub-command this way)
+    python -m retnet_edu.experiments.bench decode --compile  # also one torch.compile'd step of each model
 
 Each sub-command prints a table and writes ``<out>/<command>-<device>.json`` and ``.png`` (``--out``, default
 ``runs/bench/``, git-ignored; the course's recorded runs are in ``benchmarks/``, written with ``--out benchmarks``).
@@ -36,8 +37,14 @@ by the batch) plus, per sequence, the state (RetNet) or the keys and values of e
 When a step is limited by memory bandwidth, time is proportional to bytes read, and the ratio of the two byte
 counts is the speed-up to expect; ``ideal_ratio`` in the results.
 
+- **Compiled decoding** (``decode --compile``): each model's step as a plain function of tensors (``compiled.py``:
+  the same modules and kernels, the position as a tensor, the Transformer's cache as a fixed-capacity buffer),
+  compiled with ``torch.compile(fullgraph=True)`` into one graph and timed interleaved with the eager steps; its
+  outputs are compared with the eager step's on every row, its compile time is recorded apart from the timings.
+
 Files: ``common.py`` (argument checks, model sizes, timing, memory, machine and code provenance, result files),
-``decode.py``, ``train.py`` and ``official.py`` (one per command), ``__main__.py`` (the command line). Layer:
+``decode.py``, ``train.py`` and ``official.py`` (one per command), ``compiled.py`` (the compiled decoding steps),
+``__main__.py`` (the command line). Layer:
 uses ``model``, ``layers``, ``baselines.transformer``, ``experiments.train`` (model sizes), ``experiments.measure``
 and ``torchscale_compat``; ``save_result`` draws the figures with ``experiments.bench_plots`` (imported only there,
 after matplotlib's backend is chosen).
@@ -56,11 +63,19 @@ from retnet_edu.experiments.bench.common import (
     memory_method,
     model_sizes,
     peak_memory,
+    result_stem,
     rss_bytes,
     save_result,
     summarize,
     synchronize,
     time_interleaved,
+)
+from retnet_edu.experiments.bench.compiled import (
+    compile_step,
+    compiled_graphs,
+    mark_cache_dynamic,
+    retnet_step_function,
+    transformer_step_function,
 )
 from retnet_edu.experiments.bench.decode import (
     DECODE_CONTEXTS,
@@ -94,11 +109,17 @@ __all__ = [
     "measure_decode",
     "run_decode",
     "fit_step_time",
+    "retnet_step_function",
+    "transformer_step_function",
+    "compile_step",
+    "mark_cache_dynamic",
+    "compiled_graphs",
     "measure_train",
     "run_train",
     "run_official",
     "machine_info",
     "code_version",
+    "result_stem",
     "save_result",
     "load_result",
     "main",

@@ -68,6 +68,17 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--max-cache-mib", type=float, default=3072.0, help="decode: skip larger KV caches")
     ap.add_argument("--max-gib", type=float, default=8.0, help="train: skip larger T×T score memory (estimate)")
     ap.add_argument("--no-memory", action="store_true", help="decode, train: time only")
+    ap.add_argument(
+        "--compile",
+        action="store_true",
+        help="decode: also time one torch.compile'd step of each model, interleaved with the eager steps "
+        "(written as decode-compiled-<device>.json)",
+    )
+    ap.add_argument(
+        "--compile-mode",
+        default=None,
+        help="decode --compile: torch.compile's mode (e.g. reduce-overhead: CUDA graphs on a GPU; default: none)",
+    )
     return ap
 
 
@@ -83,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     ns = _parser().parse_args(argv)
     if ns.threads < 0:
         raise SystemExit("--threads must be >= 0")
+    if (ns.compile or ns.compile_mode) and ns.command != "decode":
+        raise SystemExit("--compile and --compile-mode apply to the decode command only")
+    if ns.compile_mode and not ns.compile:
+        raise SystemExit("--compile-mode needs --compile")
     if ns.threads:
         torch.set_num_threads(ns.threads)
     device = torch.device("cpu") if ns.command == "official" else _device(ns.device)
@@ -100,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
             dtype=ns.dtype,
             memory=not ns.no_memory,
             max_cache_mib=ns.max_cache_mib,
+            compile=ns.compile,
+            compile_mode=ns.compile_mode,
         )
     elif ns.command == "train":
         kw = dict(

@@ -40,6 +40,7 @@ __all__ = [
     "rss_bytes",
     "machine_info",
     "code_version",
+    "result_stem",
     "save_result",
     "load_result",
 ]
@@ -256,14 +257,22 @@ def machine_info(device: torch.device | str = "cpu") -> dict:
     return info
 
 
+def result_stem(result: dict) -> str:
+    """The file name of a result without extension: ``<command>-<device>``, or ``<command>-<variant>-<device>`` for
+    a variant of a command (``decode --compile`` writes ``decode-compiled-cpu``)."""
+    variant = result.get("variant")
+    return "-".join([result["command"], *([variant] if variant else []), result["machine"]["device"]])
+
+
 def save_result(result: dict, out_dir: str | Path) -> tuple[Path, Path | None]:
-    """Write ``<out>/<command>-<device>.json`` and its figure (``.png``, drawn by
-    ``retnet_edu.experiments.bench_plots``); returns both paths (the PNG is None when matplotlib is missing)."""
+    """Write ``<out>/<stem>.json`` (``result_stem``: ``<command>-<device>``, or ``<command>-<variant>-<device>``) and
+    its figure (``.png``, drawn by ``retnet_edu.experiments.bench_plots``); returns both paths (the PNG is None when
+    matplotlib is missing)."""
     if not isinstance(result, dict) or result.get("schema") != SCHEMA:
         raise ValueError(f"result must be a dict with schema {SCHEMA!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"{result['command']}-{result['machine']['device']}"
+    stem = result_stem(result)
     path = out / f"{stem}.json"
     path.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
     try:

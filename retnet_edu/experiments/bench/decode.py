@@ -1,11 +1,17 @@
 """``bench decode``: one decoding step of RetNetLM (fixed-size state) vs the Transformer (KV cache) at growing
-context lengths: time, memory, and the cost model (``decode_costs``) that predicts their ratio."""
+context lengths: time, memory, and the cost model (``decode_costs``) that predicts their ratio. With
+``compile=True`` (``--compile``) each row also times one compiled step of each model (``bench.compiled``) beside
+the eager ones, interleaved in the same run."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import numbers
 import statistics
+import time
+import warnings
+import weakref
 from collections.abc import Callable
 
 import torch
@@ -23,7 +29,15 @@ from retnet_edu.experiments.bench.common import (
     peak_memory,
     rss_bytes,
     summarize,
+    synchronize,
     time_interleaved,
+)
+from retnet_edu.experiments.bench.compiled import (
+    compile_step,
+    compiled_graphs,
+    mark_cache_dynamic,
+    retnet_step_function,
+    transformer_step_function,
 )
 from retnet_edu.layers import RetentionState
 from retnet_edu.model import RetNetConfig, RetNetLM, RetNetState
@@ -151,7 +165,7 @@ def random_cache(
 
 
 def _decode_steps(retnet: RetNetLM, transformer: TransformerLM, batch: int, context: int, generator: torch.Generator):
-    """(retnet_step, transformer_step, state, cache): each step decodes one token at position ``context``."""
+    """(retnet_step, transformer_step, state, cache, tokens): each step decodes ``tokens`` at position ``context``."""
     state = random_state(retnet, batch, context, generator)
     cache = random_cache(transformer, batch, context, generator=generator)
     device = retnet.embed_tokens.weight.device
@@ -166,7 +180,65 @@ def _decode_steps(retnet: RetNetLM, transformer: TransformerLM, batch: int, cont
         cache.length = context  # write position `context` again, read the same t keys/values
         return transformer(tok, state=cache)
 
-    return retnet_step, transformer_step, state, cache
+    return retnet_step, transformer_step, state, cache, tok
+
+
+_STEP_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _step_functions(model, make, mode: str | None) -> tuple[Callable, Callable]:
+    """(plain, compiled) step functions of ``model``, made once per model and compile mode (so that dynamo's cache
+    of compiled graphs is reused from one row to the next instead of filling up)."""
+    per_model = _STEP_FUNCTIONS.setdefault(model, {})
+    if mode not in per_model:
+        plain = make(model)
+        per_model[mode] = (plain, compile_step(plain, mode))
+    return per_model[mode]
+
+
+def _relative_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    """max |a - b| / max(1, max |b|): the float32 test convention (1e-5) applies to it."""
+    return float((a.double() - b.double()).abs().max()) / max(1.0, float(b.abs().max()))
+
+
+def _first_call(fn: Callable, device: torch.device) -> tuple[object, float, int]:
+    """(result, seconds, graphs compiled) of the first call of a compiled step: the compilation happens here."""
+    before = compiled_graphs()
+    synchronize(device)
+    t0 = time.perf_counter()
+    out = fn()
+    synchronize(device)
+    return out, time.perf_counter() - t0, compiled_graphs() - before
+
+
+def _compiled_candidates(retnet, transformer, state, cache, tok, context, mode, device, row, eager) -> dict:
+    """The compiled (and plain) step candidates of one row: compile them (first call, timed: ``*_compile_s``,
+    ``*_compiled_graphs``), compare their outputs with the eager step's (``*_compiled_max_diff``, relative to
+    max(1, |eager|)) and return them for ``time_interleaved``."""
+    r_plain, r_comp = _step_functions(retnet, retnet_step_function, mode)
+    t_plain, t_comp = _step_functions(transformer, transformer_step_function, mode)
+    pos = torch.tensor(context, device=device)
+    states = [layer.S for layer in state.layers]
+    keys, values = cache.keys, cache.values
+    mark_cache_dynamic(keys + values)
+    (r_logits, r_state), (t_logits, _) = eager["retnet"](), eager["transformer"]()
+    (rc_logits, rc_states), row["retnet_compile_s"], row["retnet_compiled_graphs"] = _first_call(
+        lambda: r_comp(tok, pos, states), device
+    )
+    tc_logits, row["transformer_compile_s"], row["transformer_compiled_graphs"] = _first_call(
+        lambda: t_comp(tok, pos, keys, values), device
+    )
+    row["retnet_compiled_max_diff"] = max(
+        [_relative_diff(rc_logits, r_logits)]
+        + [_relative_diff(a, b.S) for a, b in zip(rc_states, r_state.layers, strict=True)]
+    )
+    row["transformer_compiled_max_diff"] = _relative_diff(tc_logits, t_logits)
+    return {
+        "retnet_compiled": lambda: r_comp(tok, pos, states),
+        "transformer_compiled": lambda: t_comp(tok, pos, keys, values),
+        "retnet_plain": lambda: r_plain(tok, pos, states),
+        "transformer_plain": lambda: t_plain(tok, pos, keys, values),
+    }
 
 
 def _memory_of_decoding(model, make_state, batch: int, device: torch.device, generator: torch.Generator) -> int:
@@ -197,6 +269,8 @@ def measure_decode(
     warmup: int = 3,
     memory: bool = True,
     seed: int = 0,
+    compile: bool = False,
+    compile_mode: str | None = None,
 ) -> dict:
     """One row of the decode benchmark: both models decode one token per sequence at position ``context``.
 
@@ -205,6 +279,13 @@ def measure_decode(
     state/cache hold (``nbytes``), ``*_step_peak_bytes`` the measured peak of building it and decoding one step
     (``memory_method``), ``*_rss_delta_bytes`` the change of the process's resident memory while it is held
     (Linux CPU only; indicative: the allocator may reuse memory it already holds).
+
+    ``compile=True`` adds four candidates to the same interleaved timing: each model's step compiled
+    (``bench.compiled``: ``*_compiled_ms``, ``compiled_speed_ratio``, ``compiled_ratio_vs_ideal``) and the same step
+    functions run without compiling (``*_plain_ms``), on the same state and cache. Their first call compiles (the
+    warm-up; ``*_compile_s``, ``*_compiled_graphs``: graphs compiled then, 0 when an earlier row's graph is reused);
+    ``*_compiled_max_diff`` compares their outputs with the eager step's (relative to max(1, |eager|));
+    ``compiled_recompilations`` counts graphs compiled after the first call (0: no recompilation while timing).
     """
     if not isinstance(retnet, RetNetLM) or not isinstance(transformer, TransformerLM):
         raise TypeError("retnet must be a RetNetLM and transformer a TransformerLM")
@@ -240,16 +321,26 @@ def measure_decode(
     gc.collect()
     with torch.no_grad():
         rss0 = rss_bytes() if device.type == "cpu" else None
-        r_step, t_step, state, cache = _decode_steps(retnet, transformer, batch, context, gen)
+        r_step, t_step, state, cache, tok = _decode_steps(retnet, transformer, batch, context, gen)
         rss1 = rss_bytes() if device.type == "cpu" else None
         row["state_bytes_held"] = state.nbytes()
         row["kv_bytes_held"] = cache.capacity_nbytes()
-        samples = time_interleaved({"retnet": r_step, "transformer": t_step}, repeats, warmup, inner, device)
+        candidates = {"retnet": r_step, "transformer": t_step}
+        if compile:
+            candidates.update(
+                _compiled_candidates(
+                    retnet, transformer, state, cache, tok, context, compile_mode, device, row, candidates
+                )
+            )
+            graphs = compiled_graphs()
+        samples = time_interleaved(candidates, repeats, warmup, inner, device)
+        if compile:
+            row["compiled_recompilations"] = compiled_graphs() - graphs
     if rss0 is not None and rss1 is not None:
         row["cache_and_state_rss_delta_bytes"] = rss1 - rss0
-    del state, cache, r_step, t_step
+    del state, cache, r_step, t_step, candidates
     gc.collect()
-    for name in ("retnet", "transformer"):
+    for name in samples:
         s = summarize(samples[name])
         row[f"{name}_ms"] = s["median"] * 1e3
         row[f"{name}_ms_q25"] = s["q25"] * 1e3
@@ -257,6 +348,9 @@ def measure_decode(
         row[f"{name}_tokens_per_s"] = batch / s["median"]
     row["speed_ratio"] = row["transformer_ms"] / row["retnet_ms"]
     row["ratio_vs_ideal"] = row["speed_ratio"] / row["ideal_ratio"]
+    if compile:
+        row["compiled_speed_ratio"] = row["transformer_compiled_ms"] / row["retnet_compiled_ms"]
+        row["compiled_ratio_vs_ideal"] = row["compiled_speed_ratio"] / row["ideal_ratio"]
     if memory:
         w_r, w_t = _weight_bytes(retnet), _weight_bytes(transformer)
         row["retnet_memory_bytes"] = w_r + row["retnet_step_peak_bytes"]
@@ -299,61 +393,117 @@ def run_decode(
     memory: bool = True,
     max_cache_mib: float = 3072.0,
     progress: Callable[[str], None] | None = None,
+    compile: bool = False,
+    compile_mode: str | None = None,
 ) -> dict:
     """The decode benchmark: ``measure_decode`` for every model size × batch × context. Points whose KV cache would
     exceed ``max_cache_mib`` are skipped (listed under ``"skipped"``). Returns the result body (rows, summary);
-    ``main`` adds the provenance."""
+    ``main`` adds the provenance.
+
+    ``compile=True`` times the compiled steps too (``measure_decode``; the result's ``variant`` is "compiled"). Every
+    compilation is cold: TorchInductor's on-disk caches are switched off for the run, dynamo's in-memory cache is
+    reset before each model size, and one trivial function is compiled first so that the one-time start-up of the
+    compiler (``settings["compile"]["setup_s"]``) is not charged to the first row."""
     device, dtype = _device(device), _dtype(dtype)
     sizes = tuple(sizes)
     batches, contexts = check_ints(batches, "batches"), check_ints(contexts, "contexts")
+    if not isinstance(compile, bool):
+        raise TypeError(f"compile must be a bool, got {type(compile).__name__}")
+    if compile and device.type not in ("cpu", "cuda"):
+        raise ValueError(f"compile=True runs on the CPU or CUDA, not {device.type}")
     rows, skipped, size_info = [], [], {}
-    for size in sizes:
-        retnet, transformer = _build_pair(size, device, dtype)
-        size_info[size] = _size_info(retnet, transformer)
-        for batch in batches:
-            for context in contexts:
-                kv = decode_costs(
-                    retnet.config, transformer.config, context, batch, torch.empty((), dtype=dtype).element_size()
-                )["kv_bytes"]
-                if kv > max_cache_mib * 2**20:
-                    skipped.append(
-                        {
-                            "size": size,
-                            "batch": batch,
-                            "context": context,
-                            "reason": f"KV cache {kv / 2**20:.0f} MiB > --max-cache-mib {max_cache_mib:g}",
-                        }
-                    )
-                    continue
-                row = {
-                    "size": size,
-                    **measure_decode(retnet, transformer, batch, context, repeats, inner, warmup, memory),
-                }
-                rows.append(row)
-                if progress:
-                    progress(_decode_line(row))
-        del retnet, transformer
-        gc.collect()
+    with _cold_compiler(compile) as setup_s:
+        for size in sizes:
+            if compile:
+                torch._dynamo.reset()  # every size starts with no compiled graph: its first row compiles cold
+            retnet, transformer = _build_pair(size, device, dtype)
+            size_info[size] = _size_info(retnet, transformer)
+            for batch in batches:
+                for context in contexts:
+                    kv = decode_costs(
+                        retnet.config, transformer.config, context, batch, torch.empty((), dtype=dtype).element_size()
+                    )["kv_bytes"]
+                    if kv > max_cache_mib * 2**20:
+                        skipped.append(
+                            {
+                                "size": size,
+                                "batch": batch,
+                                "context": context,
+                                "reason": f"KV cache {kv / 2**20:.0f} MiB > --max-cache-mib {max_cache_mib:g}",
+                            }
+                        )
+                        continue
+                    row = {
+                        "size": size,
+                        **measure_decode(
+                            retnet,
+                            transformer,
+                            batch,
+                            context,
+                            repeats,
+                            inner,
+                            warmup,
+                            memory,
+                            compile=compile,
+                            compile_mode=compile_mode,
+                        ),
+                    }
+                    rows.append(row)
+                    if progress:
+                        progress(_decode_line(row))
+            del retnet, transformer
+            gc.collect()
+    settings = {
+        "sizes": list(sizes),
+        "batches": list(batches),
+        "contexts": list(contexts),
+        "dtype": _dtype_name(dtype),
+        "repeats": repeats,
+        "inner": inner,
+        "warmup": warmup,
+        "memory": memory,
+        "max_cache_mib": max_cache_mib,
+        "memory_method": memory_method(device) if memory else None,
+        "state_and_cache": "filled with random numbers at the context position (no real prefill)",
+    }
+    body = {"command": "decode"}
+    if compile:
+        body["variant"] = "compiled"
+        settings["compile"] = {
+            "how": "torch.compile(step, fullgraph=True, dynamic=False, mode) of retnet_edu.experiments.bench."
+            "compiled's step functions: position as a 0-d tensor; the Transformer's cache buffers with their "
+            "capacity marked dynamic, written in place at the position, attention masked to positions <= position",
+            "mode": compile_mode,
+            "backend": "inductor",
+            "torch": torch.__version__,
+            "caches": "TorchInductor's caches off (force_disable_caches); dynamo reset before each model size",
+            "setup_s": setup_s[0],
+            "memory": "not measured for the compiled steps (their kernels allocate outside PyTorch's operators)",
+        }
     return {
-        "command": "decode",
-        "settings": {
-            "sizes": list(sizes),
-            "batches": list(batches),
-            "contexts": list(contexts),
-            "dtype": _dtype_name(dtype),
-            "repeats": repeats,
-            "inner": inner,
-            "warmup": warmup,
-            "memory": memory,
-            "max_cache_mib": max_cache_mib,
-            "memory_method": memory_method(device) if memory else None,
-            "state_and_cache": "filled with random numbers at the context position (no real prefill)",
-        },
+        **body,
+        "settings": settings,
         "sizes": size_info,
         "rows": rows,
         "skipped": skipped,
         "summary": _decode_summary(rows),
     }
+
+
+@contextlib.contextmanager
+def _cold_compiler(enabled: bool):
+    """Inside: TorchInductor's caches off (every compilation cold). Yields a one-element list holding the seconds
+    one trivial compilation took (the compiler's one-time start-up in this process), or None when not enabled."""
+    if not enabled:
+        yield [None]
+        return
+    import torch._inductor.config as inductor_config
+
+    with inductor_config.patch(force_disable_caches=True), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*force disabled by .*force_disable_caches")  # says so once
+        t0 = time.perf_counter()
+        torch.compile(lambda x: x * 2 + 1, fullgraph=True)(torch.zeros(4))
+        yield [round(time.perf_counter() - t0, 2)]
 
 
 def _decode_line(r: dict) -> str:
@@ -366,11 +516,19 @@ def _decode_line(r: dict) -> str:
             f"  measured {r['retnet_step_peak_bytes'] / 2**20:.3f} vs "
             f"{r['transformer_step_peak_bytes'] / 2**20:.2f} MiB"
         )
-    return (
+    line = (
         f"{r['size']:>8s} B={r['batch']:<2d} t={r['context']:>6d}  RetNet {r['retnet_ms']:8.3f} ms"
         f"  Transformer {r['transformer_ms']:8.3f} ms  speed ×{r['speed_ratio']:6.2f}"
         f" (ideal ×{r['ideal_ratio']:6.2f}){mem}"
     )
+    if "compiled_speed_ratio" in r:
+        line += (
+            f"\n{'':19s}compiled: RetNet {r['retnet_compiled_ms']:8.3f} ms  Transformer "
+            f"{r['transformer_compiled_ms']:8.3f} ms  speed ×{r['compiled_speed_ratio']:6.2f}"
+            f"  (compile {r['retnet_compile_s']:.1f} s / {r['transformer_compile_s']:.1f} s,"
+            f" max diff {max(r['retnet_compiled_max_diff'], r['transformer_compiled_max_diff']):.1e})"
+        )
+    return line
 
 
 def fit_step_time(read_bytes, ms) -> tuple[float, float] | None:
@@ -392,8 +550,16 @@ def fit_step_time(read_bytes, ms) -> tuple[float, float] | None:
 
 def _decode_summary(rows: list[dict]) -> dict:
     """Per (size, batch): flatness of RetNet's step time, growth of the Transformer's, the headline ratios at
-    1k/8k/16k, and the fit of ``fit_step_time`` to the Transformer's steps (each row then gets ``fitted_ratio``:
-    the speed ratio that fixed cost and bandwidth predict from the bytes each model reads)."""
+    1k/8k/16k (the speed-up, the bytes ideal and ``ratio_vs_ideal_*``: the fraction of the ideal reached), and the
+    fit of ``fit_step_time`` to the Transformer's steps (each row then gets ``fitted_ratio``: the speed ratio that
+    fixed cost and bandwidth predict from the bytes each model reads).
+
+    With compiled rows also: ``compiled_speed_ratio_*``, ``compiled_ratio_vs_ideal_*``, each model's compiled step
+    time over its eager one (``*_compiled_over_eager_*``), the fit to the compiled Transformer's steps
+    (``compiled_transformer_fixed_ms``, ``compiled_transformer_bandwidth_GBps``), the compile seconds of the row
+    that compiled (``*_compile_s``), the graphs compiled over the group (``*_compiled_graphs``), recompilations
+    while timing (``compiled_recompilations``) and the largest output difference from eager
+    (``compiled_max_diff``)."""
     out = {}
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
@@ -415,12 +581,31 @@ def _decode_summary(rows: list[dict]) -> dict:
                 t_ms = fixed_ms + r["transformer_read_bytes"] / bandwidth * 1e3
                 r_ms = fixed_ms + r["retnet_read_bytes"] / bandwidth * 1e3
                 r["fitted_ratio"] = t_ms / r_ms if r_ms > 0 else None
+        compiled = all("compiled_speed_ratio" in r for r in rs)
+        if compiled:
+            fit = fit_step_time([r["transformer_read_bytes"] for r in rs], [r["transformer_compiled_ms"] for r in rs])
+            if fit is not None:
+                entry["compiled_transformer_fixed_ms"] = fit[0]
+                entry["compiled_transformer_bandwidth_GBps"] = fit[1] / 1e9
+            for name in ("retnet", "transformer"):
+                entry[f"{name}_compile_s"] = max(r[f"{name}_compile_s"] for r in rs)
+                entry[f"{name}_compiled_graphs"] = sum(r[f"{name}_compiled_graphs"] for r in rs)
+            entry["compiled_recompilations"] = sum(r["compiled_recompilations"] for r in rs)
+            entry["compiled_max_diff"] = max(
+                max(r["retnet_compiled_max_diff"], r["transformer_compiled_max_diff"]) for r in rs
+            )
         for r in rs:
             if r["context"] in (1024, 8192, 16384):
                 k = f"{r['context'] // 1024}k"
                 entry[f"speed_ratio_{k}"] = r["speed_ratio"]
                 entry[f"ideal_ratio_{k}"] = r["ideal_ratio"]
+                entry[f"ratio_vs_ideal_{k}"] = r["ratio_vs_ideal"]
                 if "memory_ratio" in r:
                     entry[f"memory_ratio_{k}"] = r["memory_ratio"]
+                if compiled:
+                    entry[f"compiled_speed_ratio_{k}"] = r["compiled_speed_ratio"]
+                    entry[f"compiled_ratio_vs_ideal_{k}"] = r["compiled_ratio_vs_ideal"]
+                    for name in ("retnet", "transformer"):
+                        entry[f"{name}_compiled_over_eager_{k}"] = r[f"{name}_compiled_ms"] / r[f"{name}_ms"]
         out[key] = entry
     return out
