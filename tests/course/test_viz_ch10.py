@@ -129,7 +129,7 @@ def test_plot_listops_example():
 
 
 def test_plot_mqar_example():
-    data = mqar(1, 32, 4, 32, power_a=1.0, seed=3)
+    data = mqar(1, 32, 4, 64, power_a=1.0, seed=3)
     d = plot_mqar_example(data.inputs[0], data.targets[0])
     x = data.inputs[0].numpy()
     assert d["queries"].tolist() == (data.targets[0] != IGNORE).nonzero().flatten().tolist()
@@ -162,6 +162,7 @@ def fake_result(model, task, length, seed, acc):
         "task": task,
         "length": length,
         "model": model,
+        "lr": 3e-3,
         "seed": seed,
         "test_accuracy": acc,
         "train_seconds": 10.0 + seed,
@@ -186,12 +187,32 @@ def test_plot_accuracy_vs_length_and_curves():
     L, m, s = d["series"]["mqar"]["hyena"]
     assert L.tolist() == [64, 128] and np.allclose(m, [0.31, 0.41]) and np.allclose(s, [0.01, 0.01])
     assert len(d["fig"].axes) == 2
+    ax = d["fig"].axes[1]
+    bars = [p for p in ax.patches if p.get_height() > 0]
+    assert len(bars) == 4 * 2  # one bar per model and length: lengths are groups, not points of a line
+    heights = sorted(round(b.get_height(), 6) for b in bars if b.get_facecolor()[:3] == bars[-1].get_facecolor()[:3])
+    assert heights == [31.0, 41.0]  # Hyena's two bars, in %
+    hatches = {b.get_hatch() for b in bars}
+    assert len(hatches) == 4  # a second cue besides the colour
+    for line in ax.lines:  # no line joins the two lengths (the seed dots stand on one x each)
+        x = np.asarray(line.get_xdata(), dtype=float)
+        assert x.size < 2 or np.allclose(x, x[0]) or line.get_linestyle() in ("None", "--", "-.")
+    dots = [line for line in ax.lines if line.get_marker() == "o"]
+    assert sum(len(line.get_ydata()) for line in dots) == 4 * 2 * 3  # every seed's accuracy
     plt.close(d["fig"])
     with pytest.raises(ValueError):
         plot_accuracy_vs_length([])
-    d = plot_accuracy_curves({"retnet": results[0], "hyena": results[-1]}, chance=0.1)
+    two_lrs = lra.summarize(results + [{**results[0], "lr": 1e-2}])
+    with pytest.raises(ValueError, match="one row per"):
+        plot_accuracy_vs_length(two_lrs)
+    best = lra.best_lr(two_lrs)
+    plt.close(plot_accuracy_vs_length(best)["fig"])  # best_lr's rows: one per model
+    d = plot_accuracy_curves({"retnet": results[0], "hyena": results[-1]}, chance=0.1, guides={"1/N": 0.25})
     assert d["steps"]["retnet"].tolist() == [0, 10]
     assert math.isclose(d["accuracy"]["hyena"][-1], results[-1]["test_accuracy"])
+    styles = [line.get_linestyle() for line in d["fig"].axes[0].lines[:2]]
+    assert styles[0] != styles[1]  # line styles as a second cue
+    assert {line.get_ydata()[0] for line in d["fig"].axes[0].lines[2:]} == {10.0, 25.0}
     plt.close(d["fig"])
     with pytest.raises(ValueError):
         plot_accuracy_curves({"x": {"no": 1}})

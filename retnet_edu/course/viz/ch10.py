@@ -5,6 +5,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.container import BarContainer
+from matplotlib.lines import Line2D
 from matplotlib.patches import Arc
 
 from retnet_edu._args import check_int as _check_int
@@ -23,7 +25,17 @@ __all__ = [
 
 
 MINI_LRA_COLORS = {"retnet": "C0", "linear": "C1", "transformer": "C2", "hyena": "C3"}
-_MINI_LRA_LABELS = {"retnet": "RetNet", "linear": "linear attention", "transformer": "Transformer", "hyena": "Hyena"}
+# a second cue besides the colour (colour-blind readers, grey-scale prints): a line style and marker per model in
+# curves, a hatch per model in bars
+MINI_LRA_STYLES = {"retnet": "-", "linear": "--", "transformer": "-.", "hyena": ":"}
+MINI_LRA_MARKERS = {"retnet": "o", "linear": "s", "transformer": "^", "hyena": "D"}
+MINI_LRA_HATCHES = {"retnet": "", "linear": "//", "transformer": "..", "hyena": "xx"}
+_MINI_LRA_LABELS = {
+    "retnet": "RetNet",
+    "linear": "RetNet γ = 1 (linear attention)",
+    "transformer": "Transformer",
+    "hyena": "Hyena",
+}
 
 
 def plot_listops_example(tokens, value: int | None = None, ax=None) -> dict:
@@ -171,9 +183,11 @@ def plot_hyena_filters(h, channels=None, ax=None, window=None) -> dict:
     return {"channels": channels, "lags": lags, "filters": h[channels], "fig": fig}
 
 
-def plot_accuracy_curves(results: dict, ax=None, chance: float | None = None) -> dict:
+def plot_accuracy_curves(results: dict, ax=None, chance: float | None = None, guides: dict | None = None) -> dict:
     """Test accuracy against training step for several runs (``retnet_edu.experiments.lra.run`` results):
-    {name: result}. Returns ``{"steps": {name: array}, "accuracy": {name: array}, "fig"}``."""
+    {name: result}, each model with its own colour, line style and marker. ``chance``: a dotted level;
+    ``guides``: {label: accuracy} more levels, dash-dotted (e.g. MQAR's guessing plateau). Returns ``{"steps":
+    {name: array}, "accuracy": {name: array}, "fig"}``."""
     if not isinstance(results, dict) or not results:
         raise ValueError("results must be a non-empty dict {name: result of retnet_edu.experiments.lra.run}")
     fig, ax = _axes(ax)
@@ -186,42 +200,53 @@ def plot_accuracy_curves(results: dict, ax=None, chance: float | None = None) ->
         ax.plot(
             hist[:, 0],
             100 * hist[:, 1],
-            "o-",
-            ms=3,
+            ls=MINI_LRA_STYLES.get(name, "-"),
+            marker=MINI_LRA_MARKERS.get(name, "o"),
+            ms=4,
             color=MINI_LRA_COLORS.get(name),
             label=f"{_MINI_LRA_LABELS.get(name, name)}: {100 * hist[-1, 1]:.1f} %",
         )
-    if chance is not None:
-        ax.axhline(100 * chance, ls=":", color="grey", lw=1)
+    levels = ([(f"chance ({100 * chance:.1f} %)", chance, ":")] if chance is not None else []) + [
+        (label, level, "-.") for label, level in (guides or {}).items()
+    ]
+    for label, level, ls in levels:
+        ax.axhline(100 * level, ls=ls, color="grey", lw=1)
         ax.annotate(
-            f"chance ({100 * chance:.1f} %)",
-            (0.0, 100 * chance),
+            label,
+            (1.0, 100 * level),
             xycoords=("axes fraction", "data"),
-            xytext=(4, 3),
+            xytext=(-4, 3),
             textcoords="offset points",
+            ha="right",
             fontsize=8,
-            color="grey",
+            color="0.35",
         )
     ax.set_xlabel("training step")
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 102)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9, loc="center right")
     out["fig"] = fig
     return out
 
 
 def plot_accuracy_vs_length(rows, ax=None, tasks=None, guides: dict | None = None) -> dict:
-    """The sweep's result: mean test accuracy (± one standard deviation over seeds, error bars) against the
-    sequence length, one line per model, one panel per task; dotted: the majority-class accuracy, dashed: chance.
-    ``rows``: ``retnet_edu.experiments.lra.summarize(...)``; ``guides``: {task: {label: accuracy}} more reference
-    levels, drawn dash-dotted (e.g. MQAR's 1/N guessing plateau). Returns ``{"series": {task: {model: (lengths,
-    means, stds)}}, "fig"}``."""
+    """The sweep's result as grouped bars: for each task (a panel) and each sequence length (a group), one bar per
+    model at its mean test accuracy, ± one standard deviation over seeds (error bar), each seed's accuracy as a
+    dot when the rows carry ``"accuracies"``. The lengths are separate groups, not points on a line: two lengths
+    show no trend. Each model has its colour and a hatch; the majority-class accuracy is a dotted segment over
+    each group (it differs by length), chance a dashed line. ``rows``: ``retnet_edu.experiments.lra.summarize``
+    or ``best_lr`` rows (one per task, length and model); ``guides``: {task: {label: accuracy}} more levels,
+    dash-dotted (e.g. MQAR's 1/N guessing plateau). Returns ``{"series": {task: {model: (lengths, means, stds)}},
+    "fig"}``."""
     rows = list(rows)
     if not rows:
         raise ValueError("rows must be a non-empty list of summary rows (retnet_edu.experiments.lra.summarize)")
+    keys = [(r["task"], r["length"], r["model"]) for r in rows]
+    if len(set(keys)) != len(keys):
+        raise ValueError("rows must hold one row per (task, length, model): pick one learning rate (lra.best_lr)")
     tasks = tasks or sorted({r["task"] for r in rows})
     if ax is None:
-        fig, axes = plt.subplots(1, len(tasks), figsize=(4.6 * len(tasks), 3.6), squeeze=False)
+        fig, axes = plt.subplots(1, len(tasks), figsize=(4.8 * len(tasks), 3.8), squeeze=False)
         axes = list(axes[0])
     else:
         axes = list(ax) if isinstance(ax, (list, tuple, np.ndarray)) else [ax]
@@ -234,44 +259,61 @@ def plot_accuracy_vs_length(rows, ax=None, tasks=None, guides: dict | None = Non
         task_rows = [r for r in rows if r["task"] == task]
         models = list(dict.fromkeys(r["model"] for r in task_rows))
         lengths_all = sorted({r["length"] for r in task_rows})
+        width = 0.8 / len(models)
         for i, model in enumerate(models):
             mr = sorted((r for r in task_rows if r["model"] == model), key=lambda r: r["length"])
             L = np.array([r["length"] for r in mr])
             m = np.array([r["mean"] for r in mr])
             s = np.array([r["std"] for r in mr])
             series[task][model] = (L, m, s)
-            offset = (i - (len(models) - 1) / 2) * 0.03  # keep overlapping error bars apart
-            a.errorbar(
-                L * (1 + offset),
+            x = np.array([lengths_all.index(length) for length in L]) + (i - (len(models) - 1) / 2) * width
+            a.bar(
+                x,
                 100 * m,
+                width=0.92 * width,
                 yerr=100 * s,
-                marker="o",
-                ms=4,
-                capsize=3,
+                capsize=2,
                 color=MINI_LRA_COLORS.get(model),
+                hatch=MINI_LRA_HATCHES.get(model, ""),
+                edgecolor="white",
+                linewidth=0,
+                error_kw={"elinewidth": 1, "ecolor": "0.2"},
                 label=_MINI_LRA_LABELS.get(model, model),
             )
+            for xi, r in zip(x, mr, strict=True):
+                accs = 100 * np.asarray(r.get("accuracies", []), dtype=float)
+                a.plot(np.full(len(accs), xi), accs, "o", ms=2.5, color="black", alpha=0.7, zorder=3)
         majority = {r["length"]: r["majority"] for r in task_rows}
-        a.plot(lengths_all, [100 * majority[L] for L in lengths_all], ":", color="grey", lw=1, label="majority class")
-        a.axhline(100 * task_rows[0]["chance"], ls="--", color="0.7", lw=1, label="chance")
+        for j, length in enumerate(lengths_all):
+            a.hlines(100 * majority[length], j - 0.45, j + 0.45, colors="0.3", linestyles=":", lw=1.2)
+        a.axhline(100 * task_rows[0]["chance"], ls="--", color="0.6", lw=1, label="chance")
         for label, level in (guides or {}).get(task, {}).items():
-            a.axhline(100 * level, ls="-.", color="0.5", lw=1)
+            a.axhline(100 * level, ls="-.", color="0.45", lw=1)
             a.annotate(
                 label,
-                (0.02, 100 * level),
+                (1.0, 100 * level),
                 xycoords=("axes fraction", "data"),
-                xytext=(0, 3),
+                xytext=(-3, 3),
                 textcoords="offset points",
-                fontsize=7,
-                color="0.4",
+                ha="right",
+                fontsize=8,
+                color="0.3",
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
             )
-        a.set_xscale("log", base=2)
-        a.set_xticks(lengths_all)
-        a.set_xticklabels([str(L) for L in lengths_all])
-        a.set_xlabel("sequence length")
+        a.set_xticks(range(len(lengths_all)))
+        a.set_xticklabels([f"{L} tokens" for L in lengths_all])
+        a.set_xlim(-0.6, len(lengths_all) - 0.4)
         a.set_ylabel("test accuracy (%)")
-        a.set_ylim(0, 102)
+        a.set_ylim(0, 105)
         a.set_title(task)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
+        a.grid(axis="x", visible=False)
+    pairs = list(zip(*axes[0].get_legend_handles_labels(), strict=True))
+    pairs = [p for p in pairs if isinstance(p[0], BarContainer)] + [
+        p for p in pairs if not isinstance(p[0], BarContainer)
+    ]
+    handles, labels = [h for h, _ in pairs], [label for _, label in pairs]
+    handles.append(Line2D([], [], ls=":", color="0.3", lw=1.2))
+    labels.append("majority class (per length)")
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=9, frameon=False, bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     return {"series": series, "fig": fig}
