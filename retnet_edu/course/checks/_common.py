@@ -111,6 +111,30 @@ def _same(a, b, tol: float = 1e-9) -> bool:
     return b.numel() == 0 or float((a - b).abs().max()) <= tol * scale
 
 
+# A right answer computed the natural way in float32 (torch.arange or torch.linspace without a dtype, float32
+# inputs) is ~1e-7 off the float64 reference; typical wrong answers are off by far more than 1e-5.
+_FLOAT32_TOL = 1e-5
+
+
+def _rel_err(a, b) -> float:
+    """max |a - b| relative to max(1, max |b|) (the scale ``_same`` uses), for two tensors or numbers."""
+    a, b = torch.as_tensor(a), torch.as_tensor(b)
+    if a.is_complex() or b.is_complex():
+        a, b = a.to(torch.complex128), b.to(torch.complex128)
+    else:
+        a, b = a.to(torch.float64), b.to(torch.float64)
+    scale = max(1.0, float(b.abs().max())) if b.numel() else 1.0
+    return float((a - b).abs().max()) / scale if b.numel() else 0.0
+
+
+def _precision_note(err: float) -> str:
+    """What the success line adds for a right answer whose relative error is ``err``: nothing at float64 rounding,
+    else a note that it agrees to float32 precision (right: the checker compares in float64)."""
+    if err <= 1e-12:
+        return ""
+    return " (agrees to float32 precision, not float64's ~1e-16: right, and fine here)"
+
+
 def _seeded(*shapes, seed: int = 0, dtype=torch.float64):
     g = torch.Generator().manual_seed(seed)
     return [torch.randn(*s, generator=g, dtype=dtype) for s in shapes]

@@ -1,4 +1,5 @@
-"""What the figures of every notebook share: the axes to draw into (a new figure when none are given)."""
+"""What the figures of every notebook share: the axes to draw into (a new figure when none are given), and a colour
+map that draws masked entries (the causal future) in a grey of their own."""
 
 from __future__ import annotations
 
@@ -20,3 +21,13 @@ def _axes_pair(ax, width_ratios=(1, 1.35)):
     if len(axes) != 2:
         raise ValueError(f"ax must hold 2 axes, got {len(axes)}")
     return axes[0].figure, axes
+
+
+# mid grey for masked entries (the causal future): apart from white (a zero of a diverging map) and from both ends
+# of RdBu and viridis, and named in the figure's legend or title
+_MASKED = "#999999"
+
+
+def _masked_cmap(name: str):
+    """A copy of the colour map ``name`` that draws masked entries (of a numpy masked array) in ``_MASKED``."""
+    return plt.get_cmap(name).with_extremes(bad=_MASKED)

@@ -5,19 +5,23 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.patches import Patch
 
 from retnet_edu._args import check_int as _check_int
-from retnet_edu.course.viz._common import _axes
+from retnet_edu.course.viz._common import _MASKED, _axes, _masked_cmap
 
 __all__ = ["plot_score_matrices", "plot_eigen_spiral"]
 
 
-def plot_score_matrices(matrices: dict, ax=None, title: str | None = None) -> dict:
+def plot_score_matrices(matrices: dict, ax=None, title: str | None = None, masked=None) -> dict:
     """Heatmaps of T × T score/weight matrices side by side (row n = query position, column m = key position).
 
     ``matrices``: {name: 2-D tensor/array}; ``ax``: a sequence of as many axes (or None). Each panel uses a
-    colour scale symmetric around 0 (red positive, blue negative; exact zeros, e.g. the masked future, are white).
-    Returns ``{"names", "matrices" (name -> float64 array), "fig"}``.
+    colour scale symmetric around 0 (red positive, blue negative, white zero: a diverging map that stays readable
+    with the common colour-vision deficiencies). ``masked``: an optional boolean matrix of the same shape, True
+    where an entry is masked out (the causal future): those are drawn grey and named in a legend, so that a masked
+    entry never looks like a score that happens to be near zero. Returns ``{"names", "matrices" (name -> float64
+    array), "masked" (bool array or None), "fig"}``.
     """
     if not isinstance(matrices, dict) or not matrices:
         raise ValueError("matrices must be a non-empty dict {name: 2-D matrix}")
@@ -27,26 +31,36 @@ def plot_score_matrices(matrices: dict, ax=None, title: str | None = None) -> di
         if a.ndim != 2:
             raise ValueError(f"matrix {name!r} must be 2-D, got shape {a.shape}")
         arrays[name] = a
+    mask = None
+    if masked is not None:
+        mask = torch.as_tensor(masked).detach().cpu().numpy().astype(bool)
+        for name, a in arrays.items():
+            if mask.shape != a.shape:
+                raise ValueError(f"masked has shape {mask.shape} but matrix {name!r} has shape {a.shape}")
     if ax is None:
-        fig, axes = plt.subplots(1, len(arrays), figsize=(3.2 * len(arrays), 3.2), squeeze=False)
+        fig, axes = plt.subplots(1, len(arrays), figsize=(3.2 * len(arrays), 3.3), squeeze=False)
         axes = axes[0]
     else:
         axes = list(ax)
         if len(axes) != len(arrays):
             raise ValueError(f"ax must hold {len(arrays)} axes, got {len(axes)}")
         fig = axes[0].figure
-    for a, (name, arr) in zip(axes, arrays.items(), strict=True):
-        lim = float(np.abs(arr).max()) or 1.0
-        im = a.imshow(arr, cmap="RdBu_r", vmin=-lim, vmax=lim)
+    for i, (a, (name, arr)) in enumerate(zip(axes, arrays.items(), strict=True)):
+        shown = arr if mask is None else np.ma.masked_array(arr, mask)
+        lim = float(np.abs(shown).max()) or 1.0
+        im = a.imshow(shown, cmap=_masked_cmap("RdBu_r"), vmin=-lim, vmax=lim)
         a.set_title(name, fontsize=9)
         a.set_xlabel("key position m")
         a.set_ylabel("query position n")
         a.grid(False)
         fig.colorbar(im, ax=a, fraction=0.046, pad=0.04)
+        if mask is not None and i == 0 and mask.any():
+            patch = Patch(facecolor=_MASKED, edgecolor="0.3", label="masked (m > n)")
+            a.legend(handles=[patch], loc="upper right", fontsize=8, framealpha=0.9)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return {"names": list(arrays), "matrices": arrays, "fig": fig}
+    return {"names": list(arrays), "matrices": arrays, "masked": mask, "fig": fig}
 
 
 def plot_eigen_spiral(eigenvalues, steps: int = 40, ax=None) -> dict:
@@ -62,17 +76,28 @@ def plot_eigen_spiral(eigenvalues, steps: int = 40, ax=None) -> dict:
     steps = _check_int(steps, "steps")
     n = np.arange(steps + 1)
     powers = lam[:, None] ** n[None, :]
-    fig, ax = _axes(ax, figsize=(4.2, 4.2))
+    fig, ax = _axes(ax, figsize=(6.4, 4.2))
     circle = np.exp(1j * np.linspace(0, 2 * np.pi, 200))
-    ax.plot(circle.real, circle.imag, "k--", lw=0.8, alpha=0.5, label="|z| = 1")
-    for l, p in zip(lam, powers, strict=True):
-        (line,) = ax.plot(p.real, p.imag, ".-", lw=0.8, ms=3, label=f"λ = {abs(l):.3g}·e^({np.angle(l):+.3f}i)")
-        ax.plot([l.real], [l.imag], "o", color=line.get_color(), ms=7)
+    ax.plot(circle.real, circle.imag, color="0.5", ls=(0, (1, 2)), lw=0.8, label="|z| = 1")
+    styles = ("-", "--", "-.", ":")  # a second cue besides the colour
+    markers = ("o", "s", "^", "D", "v", "P")
+    for i, (l, p) in enumerate(zip(lam, powers, strict=True)):
+        (line,) = ax.plot(
+            p.real,
+            p.imag,
+            ls=styles[i % len(styles)],
+            marker=markers[i % len(markers)],
+            lw=1.0,
+            ms=3,
+            label=f"λ = {abs(l):.3g}·e^({np.angle(l):+.3f}i)",
+        )
+        ax.plot([l.real], [l.imag], marker=markers[i % len(markers)], color=line.get_color(), ms=8, ls="none")
     ax.axhline(0, color="k", lw=0.5)
     ax.axvline(0, color="k", lw=0.5)
     ax.set_aspect("equal")
     ax.set_xlabel("real part")
     ax.set_ylabel("imaginary part")
-    ax.set_title(f"powers λ^n, n = 0 … {steps}")
-    ax.legend(fontsize=7, loc="lower left")
+    ax.set_title(f"powers λ^n, n = 0 … {steps} (big marker: n = 1)")
+    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=9)
+    fig.tight_layout()
     return {"eigenvalues": lam, "powers": powers, "moduli": np.abs(lam), "angles": np.angle(lam), "fig": fig}
