@@ -47,6 +47,15 @@ def test_plot_decay_mask(gamma, T):
     assert len(d["fig"].axes) == 3  # heatmap, its colour bar, the curve
 
 
+def test_plot_decay_mask_draws_the_masked_future_grey():
+    d = viz.plot_decay_mask(0.9, 8)
+    ax = d["fig"].axes[0]
+    shown = ax.images[0].get_array()
+    assert np.array_equal(np.ma.getmaskarray(shown), np.triu(np.ones((8, 8), dtype=bool), 1))
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["masked (m > n)"]
+    assert np.array_equal(d["D"], decay_mask(torch.tensor([0.9], dtype=torch.float64), 8)[0].numpy())  # data kept
+
+
 def test_plot_decay_mask_marks_half_life_and_memory():
     d = viz.plot_decay_mask(0.9, 32)
     curve_ax = d["fig"].axes[1] if d["fig"].axes[1].lines else d["fig"].axes[2]
@@ -79,6 +88,7 @@ def test_plot_heads(H):
     images = [a for a in d["fig"].axes if a.images]
     assert len(images) == H
     assert images[0].get_title() == "h=0: 32"
+    assert np.ma.getmaskarray(images[0].images[0].get_array())[0, 1]  # the future is drawn grey
 
 
 def test_plot_heads_redraws_into_a_figure():
@@ -102,6 +112,7 @@ def test_plot_schedules():
     ratios = d["lm"][1:] / d["lm"][:-1]
     assert np.allclose(ratios, ratios[0])  # evenly spaced on a log scale
     assert len(d["fig"].axes[0].lines) == 2
+    assert len({line.get_linestyle() for line in d["fig"].axes[0].lines}) == 2  # a second cue besides the colour
 
 
 def test_widgets_call_the_static_functions(monkeypatch, capsys):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.patches import Patch
 
 from retnet_edu._args import check_int as _check_int
-from retnet_edu.course.viz._common import _axes, _axes_pair
+from retnet_edu.course.viz._common import _MASKED, _axes, _axes_pair, _masked_cmap
 from retnet_edu.retention import decay_gammas, decay_mask, lm_decay_gammas
 
 __all__ = [
@@ -19,6 +20,11 @@ __all__ = [
     "heads_explorer_widget",
     "plot_schedules",
 ]
+
+
+def _future(T: int) -> np.ndarray:
+    """True above the diagonal (m > n): the entries D masks out."""
+    return np.triu(np.ones((T, T), dtype=bool), 1)
 
 
 def _check_gammas(gammas, name: str = "gammas") -> np.ndarray:
@@ -50,8 +56,9 @@ def tokens_for_weight(gammas, fraction: float = 0.9) -> np.ndarray:
 
 
 def plot_decay_mask(gamma: float, T: int = 32, ax=None) -> dict:
-    """The decay mask D of eq. (5) for one γ as a heatmap (left), and the weight γ^(n-m) a query gives a key
-    n - m tokens back (right), with the half-life ln 2/(-ln γ) and the effective memory 1/(1-γ) marked.
+    """The decay mask D of eq. (5) for one γ as a heatmap (left; the masked future m > n in grey, so that it never
+    looks like a weight that has decayed to nearly 0), and the weight γ^(n-m) a query gives a key n - m tokens back
+    (right), with the half-life ln 2/(-ln γ) and the effective memory 1/(1-γ) marked.
 
     ``ax``: a pair of axes, or None. Returns ``{"D" (T, T), "distance", "curve", "memory", "half_life",
     "row_sums", "fig"}``; ``row_sums[n]`` = Σ_m D[n, m] = (1 - γ^(n+1))/(1 - γ).
@@ -66,12 +73,15 @@ def plot_decay_mask(gamma: float, T: int = 32, ax=None) -> dict:
     curve = g[0] ** distance
     memory, half_life = _memory_and_half_life(g)
     fig, axes = _axes_pair(ax)
-    im = axes[0].imshow(D, cmap="viridis", vmin=0.0, vmax=1.0)
+    im = axes[0].imshow(np.ma.masked_array(D, _future(T)), cmap=_masked_cmap("viridis"), vmin=0.0, vmax=1.0)
     axes[0].set_title(f"D for γ = {g[0]:.4g}, T = {T}", fontsize=10)
     axes[0].set_xlabel("key position m")
     axes[0].set_ylabel("query position n")
     axes[0].grid(False)
     fig.colorbar(im, ax=axes[0], fraction=0.046, pad=0.04)
+    if T > 1:
+        patch = Patch(facecolor=_MASKED, edgecolor="0.3", label="masked (m > n)")
+        axes[0].legend(handles=[patch], loc="upper right", fontsize=8, framealpha=0.9)
     axes[1].plot(distance, curve, ".-", ms=3, label="γ^(n-m)")
     if np.isfinite(half_life[0]) and half_life[0] <= T:
         axes[1].axvline(half_life[0], color="C1", ls="--", label=f"half-life {half_life[0]:.1f}")
@@ -82,7 +92,7 @@ def plot_decay_mask(gamma: float, T: int = 32, ax=None) -> dict:
     axes[1].set_ylabel("weight")
     mem_txt = f"{memory[0]:.4g}" if np.isfinite(memory[0]) else "∞"
     axes[1].set_title(f"how a key fades: effective memory {mem_txt} tokens", fontsize=10)
-    axes[1].legend(fontsize=8)
+    axes[1].legend()
     fig.tight_layout()
     return {
         "D": D,
@@ -150,7 +160,7 @@ def plot_heads(gammas, T: int = 64, fig=None, max_cols: int = 8, fraction: float
     grid = fig.add_gridspec(rows + 1, cols, height_ratios=[1.0] * rows + [1.6])
     for h in range(H):
         a = fig.add_subplot(grid[h // cols, h % cols])
-        a.imshow(masks[h], cmap="viridis", vmin=0.0, vmax=1.0)
+        a.imshow(np.ma.masked_array(masks[h], _future(T)), cmap=_masked_cmap("viridis"), vmin=0.0, vmax=1.0)
         mem = f"{memory[h]:.0f}" if np.isfinite(memory[h]) else "∞"
         a.set_title(f"h={h}: {mem}", fontsize=8)
         a.set_xticks([])
@@ -167,8 +177,11 @@ def plot_heads(gammas, T: int = 64, fig=None, max_cols: int = 8, fraction: float
     bar.set_xticks(x)
     bar.set_xlabel("head h")
     bar.set_ylabel("tokens")
-    bar.legend(fontsize=7, loc="upper left")
-    fig.suptitle(f"{H} head(s): masks D (title: effective memory), and how far each head sees", fontsize=10)
+    bar.legend(fontsize=8, loc="upper left")
+    fig.suptitle(
+        f"{H} head(s): masks D (title: effective memory; grey: the masked future), and how far each head sees",
+        fontsize=10,
+    )
     fig.tight_layout()
     return {"gammas": g, "memory": memory, "half_life": half_life, "tokens": tokens, "masks": masks, "fig": fig}
 
@@ -200,11 +213,11 @@ def plot_schedules(num_heads: int = 8, ax=None) -> dict:
     lm = 1.0 / (1.0 - head_schedule(num_heads, "LM").numpy())
     fig, ax = _axes(ax)
     ax.plot(heads, eq8, "o-", label="eq. 8: γ_h = 1 - 2^(-5-h)")
-    ax.plot(heads, lm, "s-", label="LM runs (§3.1): 32 … 512, log-spaced")
+    ax.plot(heads, lm, "s--", label="LM runs (§3.1): 32 … 512, log-spaced")
     ax.set_yscale("log", base=2)
     ax.set_xticks(heads)
     ax.set_xlabel("head h")
     ax.set_ylabel("effective memory 1/(1-γ) (tokens)")
     ax.set_title(f"two decay schedules for {num_heads} heads")
-    ax.legend(fontsize=8)
+    ax.legend()
     return {"heads": heads, "eq8": eq8, "lm": lm, "fig": fig}
