@@ -18,6 +18,7 @@ def test_plot_cost_vs_length_slopes():
     ax = d["fig"].axes[0]
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     assert "slope 2.00" in ax.get_legend().get_texts()[0].get_text()
+    assert len({(line.get_linestyle(), line.get_marker()) for line in ax.lines}) == 3  # a cue besides the colour
 
 
 def test_plot_cost_vs_length_missing_points():

@@ -11,7 +11,8 @@ __all__ = ["plot_cost_vs_length"]
 
 def plot_cost_vs_length(lengths, series: dict, ylabel: str = "cost", ax=None, title: str | None = None) -> dict:
     """Log-log plot of costs against sequence length, one line per entry of ``series`` ({name: values}), each
-    labelled with its fitted log-log slope (≈ 2 for O(T²), ≈ 1 for O(T), ≈ 0 for O(1)).
+    labelled with its fitted log-log slope (≈ 2 for O(T²), ≈ 1 for O(T), ≈ 0 for O(1)), each with its own marker
+    and line style.
 
     A value may be None (or NaN) where that method was not run (e.g. too slow at that length); such points are left
     out of the line and of the slope. Returns ``{"lengths", "series" (name -> float array, NaN where missing),
@@ -36,14 +37,15 @@ def plot_cost_vs_length(lengths, series: dict, ylabel: str = "cost", ax=None, ti
         data[name] = y
         slopes[name] = float(np.polyfit(np.log(L[have]), np.log(y[have]), 1)[0])
     fig, ax = _axes(ax)
-    for name, y in data.items():
+    styles = ("o-", "s--", "^:", "D-.")  # marker and line style: a second cue besides the colour
+    for i, (name, y) in enumerate(data.items()):
         have = ~np.isnan(y)
-        ax.plot(L[have], y[have], "o-", label=f"{name} (slope {slopes[name]:.2f})")
+        ax.plot(L[have], y[have], styles[i % len(styles)], label=f"{name} (slope {slopes[name]:.2f})")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("sequence length T")
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    ax.legend(fontsize=8)
+    ax.legend()
     return {"lengths": L, "series": data, "slopes": slopes, "fig": fig}
