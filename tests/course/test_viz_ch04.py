@@ -45,6 +45,9 @@ def test_plot_rotation_scores_wrong_sign_depends_on_sum():
         dict(q=torch.ones(4), k=torch.ones(6)),
         dict(q=torch.ones(4), k=torch.ones(4), T=0),
         dict(q=torch.ones(4), k=torch.ones(4), key_sign=2),
+        # a batch of heads and tokens, e.g. (B, H, T, d_k), is not one vector: flattening it would draw nonsense
+        dict(q=torch.ones(1, 2, 12, 8), k=torch.ones(1, 2, 12, 8)),
+        dict(q=torch.ones(2, 4), k=torch.ones(2, 4)),
     ],
 )
 def test_plot_rotation_scores_bad_input(bad):

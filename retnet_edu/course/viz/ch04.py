@@ -24,7 +24,7 @@ def _rotated_scores(q: torch.Tensor, k: torch.Tensor, T: int, key_sign: int) -> 
 
 
 def plot_rotation_scores(q, k, T: int = 48, ax=None, key_sign: int = 1) -> dict:
-    """The score between one query vector q placed at position n and one key vector k placed at position m, after
+    """The score between one query vector q (d_k,) placed at position n and one key vector k (d_k,) at position m, after
     both are rotated (``apply_rotation``), for all n, m < T (left), and the same scores against n - m (right).
 
     With ``key_sign=+1`` (both turned by +position·θ, as the official code does) the matrix is constant along
@@ -33,10 +33,13 @@ def plot_rotation_scores(q, k, T: int = 48, ax=None, key_sign: int = 1) -> dict:
     and the right panel is a cloud. Returns ``{"scores" (T, T), "distance" (T, T) = n - m, "by_distance"
     (2T-1,) mean score per n - m, "spread" (2T-1,) max - min per n - m, "fig"}``.
     """
-    q = torch.as_tensor(q, dtype=torch.float64).reshape(-1)
-    k = torch.as_tensor(k, dtype=torch.float64).reshape(-1)
-    if q.shape != k.shape or q.numel() < 2 or q.numel() % 2:
-        raise ValueError(f"q and k must be 1-D of the same even length, got {tuple(q.shape)} and {tuple(k.shape)}")
+    q = torch.as_tensor(q, dtype=torch.float64)
+    k = torch.as_tensor(k, dtype=torch.float64)
+    if q.dim() != 1 or q.shape != k.shape or q.numel() < 2 or q.numel() % 2:
+        raise ValueError(
+            f"q and k must each be one vector (d_k,) of the same even length d_k, got shapes {tuple(q.shape)} and "
+            f"{tuple(k.shape)} (a batch of heads or tokens would be flattened into a meaningless vector)"
+        )
     T = _check_int(T, "T")
     if key_sign not in (1, -1):
         raise ValueError(f"key_sign must be +1 or -1, got {key_sign!r}")
@@ -59,14 +62,14 @@ def plot_rotation_scores(q, k, T: int = 48, ax=None, key_sign: int = 1) -> dict:
     axes[1].set_xlabel("n - m")
     axes[1].set_ylabel("score")
     axes[1].set_title("a function of n - m only" if key_sign == 1 else "not a function of n - m", fontsize=10)
-    axes[1].legend(fontsize=8)
+    axes[1].legend()
     fig.tight_layout()
     return {"scores": scores, "distance": distance, "by_distance": by_distance, "spread": spread, "fig": fig}
 
 
 def plot_rotation_angles(d_k: int = 64, ax=None) -> dict:
-    """The rotation angle θ_i of each coordinate pair i = 0 … d_k/2-1 in the official code
-    (θ_i = 10000^(-i/(d_k/2-1)), a linspace of exponents) and in standard RoPE (θ_i = 10000^(-2i/d_k)), log scale.
+    """The rotation angle θ_j of each coordinate pair j = 0 … d_k/2-1 in the official code
+    (θ_j = 10000^(-j/(d_k/2-1)), a linspace of exponents) and in standard RoPE (θ_j = 10000^(-2j/d_k)), log scale.
 
     Returns ``{"pairs", "official", "rope", "fig"}`` (one angle per pair, float64).
     """
@@ -78,10 +81,10 @@ def plot_rotation_angles(d_k: int = 64, ax=None) -> dict:
     rope = 10000.0 ** (-2.0 * pairs / d_k)
     fig, ax = _axes(ax)
     ax.plot(pairs, official, "o-", ms=3, label="official: 1/10000^linspace(0, 1, d_k/2)")
-    ax.plot(pairs, rope, "s--", ms=3, label="RoPE: 1/10000^(2i/d_k)")
+    ax.plot(pairs, rope, "s--", ms=3, label="RoPE: 1/10000^(2j/d_k)")
     ax.set_yscale("log")
-    ax.set_xlabel("pair i")
-    ax.set_ylabel("angle θ_i (radians per token)")
+    ax.set_xlabel("pair j")
+    ax.set_ylabel("angle θ_j (radians per token)")
     ax.set_title(f"rotation frequencies, d_k = {d_k}")
-    ax.legend(fontsize=8)
+    ax.legend()
     return {"pairs": pairs, "official": official, "rope": rope, "fig": fig}
