@@ -26,7 +26,8 @@ def test_plot_chunk_blocks():
     d = plot_chunk_blocks(10, 4)
     assert d["chunks"] == [(0, 4), (4, 8), (8, 10)]
     assert d["counts"] == {0: 32, 1: 23, 2: 13, 3: 32} and sum(d["counts"].values()) == 100
-    assert len(d["fig"].axes[0].get_legend().get_texts()) == len(CHUNK_BLOCK_LABELS)
+    legend = d["fig"].axes[0].get_legend()
+    assert len(legend.get_texts()) == len(CHUNK_BLOCK_LABELS) and legend.get_texts()[0].get_fontsize() >= 9
     plt.close(d["fig"])
     with pytest.raises(ValueError, match="chunk_size"):
         plot_chunk_blocks(10, 0)
@@ -41,6 +42,14 @@ def test_plot_curves():
     assert len(ax.lines[0].get_xdata()) == 2  # the zero is not drawn on log y
     assert ax.get_yscale() == "log" and ax.get_xscale() == "log"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b", "tol"]
+    # a second cue besides colour: each curve its own line style and marker; reference lines are thinner, no marker
+    assert ax.lines[0].get_linestyle() != ax.lines[1].get_linestyle()
+    assert ax.lines[0].get_marker() != ax.lines[1].get_marker()
+    assert ax.lines[2].get_marker() in ("None", "", None) and ax.lines[2].get_linewidth() < ax.lines[0].get_linewidth()
+    assert ax.get_legend().get_texts()[0].get_fontsize() >= 9
+    plt.close(d["fig"])
+    d = plot_curves([1, 2], {"a": [1, 2], "b": [2, 3]}, "x", "y", marker=".")
+    assert {line.get_marker() for line in d["fig"].axes[0].lines} == {"."}
     plt.close(d["fig"])
     d = plot_curves([0, 1], {"a": [0, 1]}, "x", "y", logx=False, logy=False)
     assert len(d["fig"].axes[0].lines[0].get_xdata()) == 2

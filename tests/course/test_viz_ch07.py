@@ -13,7 +13,11 @@ def test_plot_param_counts():
     d = plot_param_counts({"A": {"q": 64, "ffn": 128}, "B": {"all": 192}}, 8)
     assert d["totals"] == {"A": 192, "B": 192}
     assert d["in_d2"]["A"] == {"q": 1.0, "ffn": 2.0}
-    assert len(d["fig"].axes[0].patches) == 3
+    ax = d["fig"].axes[0]
+    assert len(ax.patches) == 3
+    hatches = {p.get_hatch() or "" for p in ax.patches}
+    assert len(hatches) == 3  # "q", "ffn", "all": three parts, three patterns (a cue besides colour)
+    assert ax.get_legend().get_texts()[0].get_fontsize() >= 9
     plt.close(d["fig"])
     with pytest.raises(ValueError, match="count"):
         plot_param_counts({"A": {"q": -1}}, 8)

@@ -48,7 +48,9 @@ def plot_chunk_blocks(T: int = 16, chunk_size: int = 4, ax=None) -> dict:
     labels = chunk_block_labels(T, chunk_size)
     chunks = [(s, min(s + chunk_size, T)) for s in range(0, T, chunk_size)]
     counts = {code: int((labels == code).sum()) for code in CHUNK_BLOCK_LABELS}
-    colours = ["#f2f2f2", "#1f77b4", "#aec7e8", "#ff7f0e"]
+    # grey, dark blue, light blue, orange from Okabe & Ito's colour-blind-safe palette (the two blues also differ
+    # in lightness); the legend names each colour's meaning
+    colours = ["#eeeeee", "#0072B2", "#9fd3f2", "#E69F00"]
     fig, ax = _axes(ax, figsize=(5.6, 4.4))
     ax.imshow(labels, cmap=ListedColormap(colours), vmin=-0.5, vmax=3.5, interpolation="nearest")
     for start, _ in chunks[1:]:
@@ -62,7 +64,7 @@ def plot_chunk_blocks(T: int = 16, chunk_size: int = 4, ax=None) -> dict:
         handles=[Patch(color=c, label=CHUNK_BLOCK_LABELS[i]) for i, c in enumerate(colours)],
         loc="upper left",
         bbox_to_anchor=(1.02, 1.0),
-        fontsize=8,
+        fontsize=9,
         frameon=False,
     )
     return {"labels": labels, "chunks": chunks, "counts": counts, "fig": fig}
@@ -85,6 +87,14 @@ def chunk_blocks_widget(T: int = 16, chunk_size: int = 4):
     )
 
 
+#: line styles and markers that tell curves apart without colour (cycled in order)
+LINE_STYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)))
+MARKERS = ("o", "s", "^", "D", "v", "P")
+#: reference lines (hlines): thin, dark (a pale colour would vanish on white) and told apart by their dash patterns
+HLINE_STYLES = ((0, (8, 3)), (0, (2, 2)), (0, (8, 2, 2, 2)))
+HLINE_COLOURS = ("0.1", "0.45", "0.3")
+
+
 def plot_curves(
     x,
     curves: dict,
@@ -95,14 +105,16 @@ def plot_curves(
     logy: bool = True,
     hlines: dict | None = None,
     vlines=(),
-    marker: str = "o",
+    marker: str | None = None,
     xbase: int = 2,
     ax=None,
 ) -> dict:
     """Several named curves over one x axis (log-log by default), e.g. error against sequence length or cost
-    against chunk size. ``hlines``: {label: y} drawn dashed (e.g. tolerances); ``vlines``: x positions drawn dotted
-    (e.g. chunk boundaries). Non-positive values are not drawn on a log axis (a zero error has no logarithm).
-    ``xbase``: the base of a logarithmic x axis (2 for sizes, 10 for scales).
+    against chunk size. Each curve has its own colour *and* line style and marker (``LINE_STYLES``, ``MARKERS``), so
+    the curves stay apart in grey print and for colour-blind readers; ``marker`` forces one marker for every curve.
+    ``hlines``: {label: y} drawn as thin dark dashed reference lines (e.g. tolerances); ``vlines``: x positions
+    drawn dotted (e.g. chunk boundaries). Non-positive values are not drawn on a log axis (a zero error has no
+    logarithm). ``xbase``: the base of a logarithmic x axis (2 for sizes, 10 for scales).
 
     Returns ``{"x", "curves" {label: array}, "fig"}``.
     """
@@ -118,11 +130,14 @@ def plot_curves(
             raise ValueError(f"curve {label!r} has shape {y.shape}, x has {x.shape}")
         data[label] = y
     fig, ax = _axes(ax)
-    for label, y in data.items():
+    for i, (label, y) in enumerate(data.items()):
         keep = np.isfinite(y) & ((y > 0) if logy else True)
-        ax.plot(x[keep], y[keep], marker=marker, ms=3, label=label)
+        style = LINE_STYLES[i % len(LINE_STYLES)]
+        ax.plot(x[keep], y[keep], ls=style, marker=marker or MARKERS[i % len(MARKERS)], ms=4, lw=1.6, label=label)
     for i, (label, y) in enumerate((hlines or {}).items()):
-        ax.axhline(y, ls="--", lw=1, color=f"C{len(data) + i}", label=label)
+        ax.axhline(
+            y, ls=HLINE_STYLES[i % len(HLINE_STYLES)], lw=1.0, color=HLINE_COLOURS[i % len(HLINE_COLOURS)], label=label
+        )
     for xv in vlines:
         ax.axvline(xv, ls=":", lw=0.8, color="0.5")
     if logx:
@@ -133,5 +148,5 @@ def plot_curves(
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     return {"x": x, "curves": data, "fig": fig}
