@@ -9,8 +9,11 @@ of the dtype times the size of the terms, whatever the size of the inputs:
 - float32: unit roundoff 2^-24 ≈ 6.0e-8; measured differences ~1e-6; tolerance ``1e-5``.
 
 The float64 tolerance sits ~5 orders of magnitude above what rounding gives, the float32 one 1-2 orders (float32
-errors creep up with the sequence length when a head does not decay); both sit ~3 orders below what the smallest
-real bug gives (notebook 06 measures both). Layer: imports ``retention`` and ``layers`` (for the group norm).
+errors creep up with the sequence length when a head does not decay). Bugs are far above both *only if the probe
+can see them*: the errors of a missing ζ, an off-by-one ξ or an undecayed state scale with (1 - γ) (and the last
+one with T too), so a probe needs a fast head and T well beyond the chunk size; on the slowest head of a 16-head
+model they fall below the float32 tolerance (notebook 06 measures all of this; ``diagnose`` probes with γ = 31/32
+and three chunks). Layer: imports ``retention`` and ``layers`` (for the group norm).
 """
 
 from __future__ import annotations

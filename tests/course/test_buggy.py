@@ -9,6 +9,7 @@ from retnet_edu.course.buggy import (
     BUG_LABELS,
     VARIANTS,
     answer_key,
+    chunkwise_state_dropped,
     chunkwise_without_zeta,
     chunkwise_xi_off_by_one,
     mystery_variants,
@@ -72,6 +73,22 @@ def test_xi_off_by_one_wrong_by_factor_one_over_gamma_on_cross_terms():
     assert err[0] <= TOL and err[1:].min() > 1e-4  # wrong also with chunk_size = 1
 
 
+def test_state_dropped_reads_only_the_previous_chunk():
+    """Each chunk's state holds only the chunk before it: chunks 0 and 1 are right, chunk 2 on wrong (also at γ = 1),
+    and every output row equals retention over the current and the previous chunk alone."""
+    T, B = 12, 4
+    q, k, v, gamma = make(T=T)
+    o = chunkwise_state_dropped(q, k, v, gamma, B)
+    err = row_err(o, naive.retention(q, k, v, gamma))
+    assert err[: 2 * B].max() <= TOL and err[2 * B :].min() > 1e-4
+    ones = torch.ones(3, dtype=torch.float64)
+    assert row_err(chunkwise_state_dropped(q, k, v, ones, B), naive.retention(q, k, v, ones))[2 * B :].min() > 1e-4
+    for i in range(1, T // B):  # chunk i = retention over chunks i-1 and i, read at chunk i's rows
+        window = slice((i - 1) * B, (i + 1) * B)
+        local = naive.retention(q[:, :, window], k[:, :, window], v[:, :, window], gamma)[:, :, B:]
+        assert (o[:, :, i * B : (i + 1) * B] - local).abs().max() <= TOL
+
+
 def test_state_not_decayed_is_linear_attention():
     q, k, v, gamma = make()
     o = recurrent_state_not_decayed(q, k, v, gamma)
@@ -90,6 +107,7 @@ def test_scaled_by_S_is_bare_over_S():
 
 def test_variants_registry_and_mysteries():
     assert set(VARIANTS) == set(BUG_LABELS) and len(BUG_LABELS) == 4
+    assert chunkwise_without_zeta not in VARIANTS.values()  # notebook 06's worked example, not a mystery
     key = answer_key()
     assert sorted(key) == list("ABCD") and sorted(key.values()) == sorted(BUG_LABELS)
     q, k, v, gamma = make()
@@ -98,7 +116,7 @@ def test_variants_registry_and_mysteries():
         assert "bug" in fn.__doc__ and VARIANTS[key[letter]].__name__ not in fn.__doc__
 
 
-@pytest.mark.parametrize("fn", list(VARIANTS.values()), ids=list(VARIANTS))
+@pytest.mark.parametrize("fn", [*VARIANTS.values(), chunkwise_without_zeta], ids=[*VARIANTS, "zeta missing"])
 def test_variants_accept_empty_and_check_inputs(fn):
     q, k, v, gamma = make(T=0)
     assert fn(q, k, v, gamma, 4).shape == (2, 3, 0, 5)

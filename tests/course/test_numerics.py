@@ -7,7 +7,7 @@ import naive
 import pytest
 import torch
 
-from retnet_edu.course.buggy import VARIANTS
+from retnet_edu.course.buggy import VARIANTS, chunkwise_without_zeta
 from retnet_edu.course.numerics import (
     compare_modes,
     diagnose,
@@ -84,8 +84,13 @@ def test_diagnose_correct_and_each_bug():
     assert good["max_error"] <= 1e-10 and good["first_wrong_token"] is None and good["proportional"]
     assert good["right_when_gamma_is_1"] and good["right_with_chunk_size_1"]
     r = {name: diagnose(fn) for name, fn in VARIANTS.items()}
-    z, x, s, S = r["zeta missing"], r["xi off by one"], r["state not decayed"], r["1/S instead of 1/sqrt(S)"]
+    x, s, S, d = r["xi off by one"], r["state not decayed"], r["1/S instead of 1/sqrt(S)"], r["old state dropped"]
+    z = diagnose(chunkwise_without_zeta)
     assert z["first_wrong_token"] == 4 and z["right_with_chunk_size_1"] and z["right_when_gamma_is_1"]
+    assert d["first_wrong_token"] == 8 and not d["right_with_chunk_size_1"] and not d["right_when_gamma_is_1"]
+    symptoms = ("first_wrong_token", "right_when_gamma_is_1", "right_with_chunk_size_1", "proportional")
+    fingerprints = {tuple(rep[key] for key in symptoms) for rep in [z, *r.values()]}
+    assert len(fingerprints) == 5  # every mystery has its own symptoms, none the worked example's
     assert x["first_wrong_token"] == 4 and not x["right_with_chunk_size_1"] and x["right_when_gamma_is_1"]
     assert s["first_wrong_token"] == 1 and s["right_when_gamma_is_1"] and not s["proportional"]
     assert S["proportional"] and S["after_norm_eps0"] <= 1e-10 and S["after_norm_eps1e-6"] > 0.1

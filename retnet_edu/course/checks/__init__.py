@@ -30,9 +30,14 @@ from retnet_edu.course.checks.ch03 import (
     ex03_recurrent_retention,
 )
 from retnet_edu.course.checks.ch04 import ex04_full_turn, ex04_rope_angles, ex04_rotate, ex04_rotate_every_two
-from retnet_edu.course.checks.ch05 import ex05_balance_chunk_size, ex05_decay_split, ex05_state_update
-from retnet_edu.course.checks.ch06 import ex06_bf16_heads, ex06_eps_rms, ex06_find_the_bug, ex06_overflow_length
-from retnet_edu.course.checks.ch07 import ex07_ffn_width, ex07_greedy_decode, ex07_layer_params, ex07_official_state
+from retnet_edu.course.checks.ch05 import (
+    ex05_balance_chunk_size,
+    ex05_block_entries,
+    ex05_decay_split,
+    ex05_merge_halves,
+)
+from retnet_edu.course.checks.ch06 import ex06_eps_rms, ex06_find_the_bug, ex06_float16_heads, ex06_overflow_length
+from retnet_edu.course.checks.ch07 import ex07_ffn_width, ex07_long_prompt, ex07_model_params, ex07_official_state
 from retnet_edu.course.checks.ch08 import ex08_kv_crossover, ex08_lr_schedule, ex08_uniform_loss
 from retnet_edu.course.checks.ch09 import ex09_batch_fit, ex09_ideal_ratio, ex09_kv_cache_gib, ex09_overhead_speedup
 from retnet_edu.course.checks.ch10 import (
@@ -66,16 +71,17 @@ __all__ = [
     "ex04_full_turn",
     "ex04_rope_angles",
     "ex05_decay_split",
-    "ex05_state_update",
+    "ex05_merge_halves",
     "ex05_balance_chunk_size",
+    "ex05_block_entries",
     "ex06_overflow_length",
-    "ex06_bf16_heads",
+    "ex06_float16_heads",
     "ex06_eps_rms",
     "ex06_find_the_bug",
-    "ex07_layer_params",
+    "ex07_model_params",
     "ex07_ffn_width",
     "ex07_official_state",
-    "ex07_greedy_decode",
+    "ex07_long_prompt",
     "ex08_uniform_loss",
     "ex08_lr_schedule",
     "ex08_kv_crossover",

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from retnet_edu.course.checks._common import (
+    _FLOAT32_TOL,
     Verdict,
+    _as_float,
     _call,
     _expect_callable,
+    _integer,
     _pending,
+    _precision_note,
+    _rel_err,
     _same,
-    check_close,
     report,
     unanswered,
 )
-from retnet_edu.kernels import decay_powers
-from retnet_edu.retention import chunk_state_update
+from retnet_edu.course.viz.ch05 import chunk_block_labels
+from retnet_edu.retention import recurrent_retention
 
-__all__ = ["ex05_decay_split", "ex05_state_update", "ex05_balance_chunk_size"]
+__all__ = ["ex05_decay_split", "ex05_merge_halves", "ex05_balance_chunk_size", "ex05_block_entries"]
 
 
 def ex05_decay_split(answer) -> Verdict:
@@ -28,11 +34,13 @@ def ex05_decay_split(answer) -> Verdict:
     if unanswered(answer):
         return _pending(name)
     try:
-        xi, zeta, hops = (int(a) for a in answer)
-        if len(tuple(answer)) != 3:
-            raise ValueError
-    except (TypeError, ValueError):
+        parts = tuple(answer)
+    except TypeError:
+        parts = ()
+    numbers_ = tuple(_integer(a) for a in parts)
+    if len(numbers_) != 3 or None in numbers_:
         return report(name, False, "", "answer with three whole numbers: (xi exponent, zeta exponent, number of γ^B)")
+    xi, zeta, hops = numbers_
     if (xi, zeta, hops) == (2, 1, 2):
         return report(
             name,
@@ -65,61 +73,163 @@ def ex05_decay_split(answer) -> Verdict:
     )
 
 
-def ex05_state_update(fn) -> Verdict:
-    """Exercise 05.2: ``fn(k, v, gamma, R_prev) -> R``, the chunk state update of eq. 7 for a chunk of any length b
-    (k: (B, H, b, d_k), v: (B, H, b, d_v), gamma: (H,), R_prev: (B, H, d_k, d_v))."""
+def _merge_case(a: int, b: int, seed: int):
+    """Two workers' results for a sequence of a + b tokens cut after token a-1, and the truth."""
+    gen = torch.Generator().manual_seed(seed)
+    gamma = torch.tensor([0.5, 0.9, 0.97], dtype=torch.float64)
+    q, k = (torch.randn(2, 3, a + b, 4, generator=gen, dtype=torch.float64) for _ in range(2))
+    v = torch.randn(2, 3, a + b, 5, generator=gen, dtype=torch.float64)
+    first, second = slice(0, a), slice(a, a + b)
+    _, R1 = recurrent_retention(q[:, :, first], k[:, :, first], v[:, :, first], gamma)
+    o2, R2 = recurrent_retention(q[:, :, second], k[:, :, second], v[:, :, second], gamma)
+    o_true, R_true = recurrent_retention(q, k, v, gamma)
+    return q[:, :, second], o2, R1, R2, gamma, o_true[:, :, second], R_true
+
+
+def ex05_merge_halves(fn) -> Verdict:
+    """Exercise 05.2: ``fn(q2, o2, R1, R2, gamma) -> (o, R)``. Worker 1 ran tokens 0 … a-1 from a zero state and
+    returned its final state R1; worker 2 ran tokens a … a+b-1 *also from a zero state* and returned outputs o2
+    and state R2. Return the true outputs of the second part and the true state after all a + b tokens.
+    Shapes: q2 (B, H, b, d_k), o2 (B, H, b, d_v), R1 and R2 (B, H, d_k, d_v), gamma (H,)."""
     name = "Exercise 05.2"
-    pending = _expect_callable(name, fn, "fn(k, v, gamma, R_prev)")
+    pending = _expect_callable(name, fn, "fn(q2, o2, R1, R2, gamma)")
     if pending is not None:
         return pending
-    gen = torch.Generator().manual_seed(5)
-    gamma = torch.tensor([0.5, 0.9, 0.97], dtype=torch.float64)
-    for b in (4, 3, 1):
-        k, v = (torch.randn(2, 3, b, d, generator=gen, dtype=torch.float64) for d in (4, 5))
-        R_prev = torch.randn(2, 3, 4, 5, generator=gen, dtype=torch.float64)
-        ok, out = _call(name, fn, k, v, gamma, R_prev)
+    worst = 0.0
+    for a, b, seed in ((5, 7, 0), (8, 3, 1), (4, 1, 2)):
+        q2, o2, R1, R2, gamma, o_want, R_want = _merge_case(a, b, seed)
+        ok, out = _call(name, fn, q2, o2, R1, R2, gamma)
         if not ok:
             return out
-        want = chunk_state_update(k, v, gamma, R_prev)
-        if _same(out, want):
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            return report(name, False, "", "return a pair (o, R): the corrected outputs and the merged state")
+        o, R = out
+        shapes = (tuple(o_want.shape), tuple(R_want.shape))
+        if (
+            not (isinstance(o, torch.Tensor) and isinstance(R, torch.Tensor))
+            or (tuple(o.shape), tuple(R.shape)) != shapes
+        ):
+            return report(
+                name, False, "", f"o must have shape (B, H, b, d_v) = {shapes[0]}, R (B, H, d_k, d_v) = {shapes[1]}"
+            )
+        o_ok, R_ok = _same(o, o_want, _FLOAT32_TOL), _same(R, R_want, _FLOAT32_TOL)
+        if o_ok and R_ok:
+            worst = max(worst, _rel_err(o, o_want), _rel_err(R, R_want))
             continue
-        if not isinstance(out, torch.Tensor) or out.shape != want.shape:
-            return report(
-                name,
-                False,
-                "",
-                f"R must be a tensor of shape (B, H, d_k, d_v) = {tuple(want.shape)}, got "
-                f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}",
-            )
+        decay = gamma.pow(b)[:, None, None]  # γ^b per head, shaped for (B, H, d_k, d_v)
+        if not R_ok:
+            if _same(R, R1 + R2, _FLOAT32_TOL):
+                return report(
+                    name, False, "", "the state: R1 is b tokens older than R2, so it must decay over the b tokens first"
+                )
+            if _same(R, decay / gamma[:, None, None] * R1 + R2, _FLOAT32_TOL) or _same(
+                R, decay * gamma[:, None, None] * R1 + R2, _FLOAT32_TOL
+            ):
+                return report(
+                    name, False, "", f"the state: off by one in the decay of R1 (b = {b} tokens, so b steps of γ)"
+                )
+            if any(_same(R, R1 + gamma.pow(p)[:, None, None] * R2, _FLOAT32_TOL) for p in (a, b)):
+                return report(name, False, "", "the state: which of R1 and R2 holds the older tokens?")
+            return report(name, False, "", "the state is not right yet: R = (R1 decayed over the second part) + R2")
         j = torch.arange(b, dtype=torch.float64)
-        decay_b = gamma.pow(b)[:, None, None]
-        no_zeta = decay_b * R_prev + k.transpose(-1, -2) @ v
-        if _same(out, no_zeta):
+        cross = q2 @ R1
+        xi_short, xi_long = (gamma[:, None].pow(j + p)[..., None] for p in (0, 2))  # ξ_j off by one, (H, b, 1)
+        if _same(o, o2, _FLOAT32_TOL):
             return report(
-                name,
-                False,
-                "",
-                "this is the paper's Figure 4: every token of the chunk must also be "
-                "decayed to the chunk's end (ζ_j = γ^(b-1-j))",
+                name, False, "", "the outputs: worker 2 started from a zero state, so its outputs lack the first part"
             )
-        zeta_shift = decay_powers(gamma, b - j)
-        if _same(out, decay_b * R_prev + k.transpose(-1, -2) @ (v * zeta_shift[..., None])):
-            return report(name, False, "", "ζ is off by one: the chunk's last token (j = b-1) must get weight γ^0 = 1")
-        if _same(out, k.transpose(-1, -2) @ (v * decay_powers(gamma, b - 1 - j)[..., None]) + R_prev):
-            return report(name, False, "", "the old state must be decayed by γ^b before the chunk is added")
-        return report(name, False, "", f"wrong for a chunk of {b} token(s): R_i = K_[i]ᵀ (V_[i] ⊙ ζ) + γ^b R_(i-1)")
-    return report(name, True, "your update matches eq. 7 for chunks of 4, 3 and 1 tokens", "")
+        if _same(o, o2 + cross, _FLOAT32_TOL):
+            return report(
+                name, False, "", "the outputs: what R1 contributes must be decayed from token a-1 to each query row j"
+            )
+        if _same(o, o2 + xi_short * cross, _FLOAT32_TOL) or _same(o, o2 + xi_long * cross, _FLOAT32_TOL):
+            return report(name, False, "", "the outputs: ξ is off by one (row j is j + 1 steps after token a-1)")
+        return report(name, False, "", "the outputs are not right yet: add the cross term of eq. 7 to o2")
+    return report(
+        name,
+        True,
+        "o = o2 + ξ ⊙ (Q2 R1), R = γ^b R1 + R2: the second part is one big chunk, so it can run before R1 is known"
+        + _precision_note(worst),
+        "",
+    )
 
 
 def ex05_balance_chunk_size(B) -> Verdict:
     """Exercise 05.3: for d_k = 64 and d_v = 128, the chunk size B (a real number) at which a chunk's inner part
     costs as many multiply-adds as its cross part plus its state update."""
-    return check_close(
-        "Exercise 05.3",
-        B,
-        2 * 64 * 128 / (64 + 128),
-        rtol=1e-6,
-        hint="inner: B²(d_k + d_v) per chunk; cross + state: 2 B d_k d_v per chunk; set them equal",
-        success="B = 2 d_k d_v / (d_k + d_v) ≈ 85.3: below it the d_k × d_v state work dominates, "
-        "above it the B × B blocks do",
+    name = "Exercise 05.3"
+    if unanswered(B):
+        return _pending(name)
+    value = _as_float(B)
+    if value is None:
+        return report(name, False, "", f"expected a number, got {type(B).__name__}")
+    d_k, d_v = 64, 128
+    want = 2 * d_k * d_v / (d_k + d_v)
+    if math.isclose(value, want, rel_tol=1e-6):
+        return report(
+            name,
+            True,
+            "B = 2 d_k d_v / (d_k + d_v) ≈ 85.3: below it the d_k × d_v state work dominates, above it the B × B "
+            "blocks do" + _precision_note(abs(value - want) / want),
+            "",
+        )
+    if math.isclose(value, want / 2, rel_tol=1e-6):
+        return report(name, False, "", "the cross part and the state update each cost B d_k d_v per chunk: two terms")
+    if any(math.isclose(value, 2 * d, rel_tol=1e-6) for d in (d_k, d_v)):
+        return report(
+            name, False, "", "the inner part holds two products, Q Kᵀ (B² d_k) and its product with V (B² d_v)"
+        )
+    return report(
+        name, False, "", "inner: B²(d_k + d_v) per chunk; cross + state: 2 B d_k d_v per chunk; set them equal"
     )
+
+
+# (T, chunk size) pairs the block-count checker tries: divisors, non-divisors, B = 1, B = T and B > T
+_BLOCK_CASES = ((16, 4), (48, 7), (10, 4), (48, 12), (5, 9), (48, 1), (12, 12), (1, 1), (100, 30))
+
+
+def ex05_block_entries(fn) -> Verdict:
+    """Exercise 05.4: ``fn(T, B) -> int``, the number of entries of the T × T matrix of eq. 5 that the chunkwise
+    form computes explicitly: both triangles of every diagonal block (the figure's dark and light blue), for any T
+    and chunk size B, a short last chunk included."""
+    name = "Exercise 05.4"
+    pending = _expect_callable(name, fn, "fn(T, B)")
+    if pending is not None:
+        return pending
+    for T, B in _BLOCK_CASES:
+        labels = chunk_block_labels(T, B)
+        want = int(((labels == 1) | (labels == 2)).sum())
+        ok, got = _call(name, fn, T, B)
+        if not ok:
+            return got
+        value = _integer(got)
+        if value is None:
+            return report(name, False, "", f"expected a whole number of entries, got {got!r} for T = {T}, B = {B}")
+        if value == want:
+            continue
+        n_chunks = -(-T // B)
+        if value == int((labels == 1).sum()):
+            return report(
+                name,
+                False,
+                "",
+                f"T = {T}, B = {B}: that counts only the kept (dark-blue) entries; Q Kᵀ computes each block whole "
+                "before D zeroes its upper triangle",
+            )
+        if value == T * B:
+            return report(
+                name,
+                False,
+                "",
+                f"T = {T}, B = {B}: T·B holds when B divides T; here the last chunk is short (or B > T): count it "
+                "with its own size",
+            )
+        if value == n_chunks * B * B:
+            return report(
+                name,
+                False,
+                "",
+                f"T = {T}, B = {B}: that is a last chunk padded to B tokens (torchscale pads; eq. 7 does not need to)",
+            )
+        return report(name, False, "", f"T = {T}, B = {B}: add up b² over the chunks, b the size of each chunk")
+    return report(name, True, "⌊T/B⌋·B² + (T mod B)²: T·B when B divides T, a little less with a short last chunk", "")
