@@ -234,6 +234,38 @@ def test_step_functions_compute_the_eager_steps():
         bench.compile_step(r_step, mode=1)
 
 
+@pytest.mark.slow  # compiles two graphs with TorchInductor: up to a minute on 2 busy cores
+def test_compiled_steps_do_not_recompile_per_token():
+    """Decoding 12 tokens with the compiled steps compiles one graph per model, however the position and the
+    Transformer's cache capacity (doubled twice on the way) change, and matches the eager models within float32
+    rounding (1e-5 relative)."""
+    rcfg, tcfg = bench.model_sizes("cpu-tiny")
+    torch.manual_seed(0)
+    retnet, transformer = RetNetLM(rcfg).eval(), TransformerLM(tcfg).eval()
+    r_step = bench.compile_step(bench.retnet_step_function(retnet))
+    t_step = bench.compile_step(bench.transformer_step_function(transformer))
+    B, H = 1, rcfg.num_heads
+    states = [torch.zeros(B, H, rcfg.embed_dim // H, rcfg.value_dim // H) for _ in range(rcfg.num_layers)]
+    keys = [torch.zeros(B, tcfg.num_heads, 4, tcfg.embed_dim // tcfg.num_heads) for _ in range(tcfg.num_layers)]
+    values = [torch.zeros_like(k) for k in keys]
+    bench.mark_cache_dynamic(keys + values)
+    tokens = torch.randint(0, rcfg.vocab_size, (B, 12), generator=torch.Generator().manual_seed(2))
+    state, cache, before = None, transformer.decoding_state(), bench.compiled_graphs()
+    with torch.no_grad():
+        for n in range(tokens.shape[1]):
+            tok, pos = tokens[:, n : n + 1], torch.tensor(n)
+            logits, state = retnet(tok, mode="recurrent", state=state)
+            logits_t, cache = transformer(tok, state=cache)
+            if n == keys[0].shape[2]:
+                keys = [torch.cat([k, torch.zeros_like(k)], dim=2) for k in keys]
+                values = [torch.cat([v, torch.zeros_like(v)], dim=2) for v in values]
+            mine, states = r_step(tok, pos, states)
+            mine_t = t_step(tok, pos, keys, values)
+            for a, b in ((mine, logits), (mine_t, logits_t)):
+                assert maxdiff(a, b) <= 1e-5 * max(1.0, b.abs().max().item())
+    assert keys[0].shape[2] == 16 and bench.compiled_graphs() - before == 2
+
+
 @pytest.mark.slow  # dynamo traces both steps: a few seconds
 def test_step_functions_trace_into_one_graph():
     """torch._dynamo.explain: each step is one graph with no break, the condition ``fullgraph=True`` enforces."""
