@@ -4,7 +4,15 @@ the placeholder, and no exception for a learner's bug."""
 
 import math
 
+import torch
+
 from retnet_edu.course import checks
+from retnet_edu.course.checks.ch08 import (
+    INITIAL_LOSS_SETTINGS,
+    ex08_initial_loss,
+    expected_initial_loss,
+    initial_loss_tolerance,
+)
 from retnet_edu.experiments.train import lr_at
 
 
@@ -19,6 +27,58 @@ def test_ex08_uniform_loss(capsys):
         assert "✗" in out and words in out and "4.33" not in out
     assert not checks.ex08_uniform_loss("4.33")
     assert "expected a number" in capsys.readouterr().out
+
+
+def test_expected_initial_loss_is_the_sampled_expectation():
+    """The checker's reference (ln V + σ²/2 − (e^σ² − 1)/2V) against a float64 Monte-Carlo estimate of
+    E[logsumexp(z) − z_target], and the large-V formula within the tolerance at every checked setting."""
+    g = torch.Generator().manual_seed(0)
+    for sigma, V in INITIAL_LOSS_SETTINGS:
+        z = torch.randn(20_000, V, dtype=torch.float64, generator=g) * sigma
+        sampled = float(torch.logsumexp(z, -1).mean())  # E[z_target] = 0 exactly, so left out (less noise)
+        assert abs(sampled - expected_initial_loss(sigma, V)) < 5e-3, (sigma, V)  # the estimate's noise ≈ 1.5e-3
+        assert abs(math.log(V) + sigma**2 / 2 - expected_initial_loss(sigma, V)) < initial_loss_tolerance(sigma) / 1.5
+
+
+def test_ex08_initial_loss(capsys):
+    assert not ex08_initial_loss(...)
+    assert "not answered yet" in capsys.readouterr().out
+
+    def stub(sigma, V):
+        return ...
+
+    assert not ex08_initial_loss(stub)
+    assert "not answered yet" in capsys.readouterr().out
+    right = [
+        lambda sigma, V: math.log(V) + sigma**2 / 2,  # the large-V formula
+        expected_initial_loss,  # the reference
+        lambda sigma, V: torch.tensor(math.log(V) + sigma**2 / 2, dtype=torch.float32),  # a float32 tensor
+    ]
+
+    def sampled_float32(sigma, V):  # the natural Monte-Carlo answer, in float32, target logit included
+        z = torch.randn(20_000, V, generator=torch.Generator().manual_seed(1)) * sigma
+        return (torch.logsumexp(z, -1) - z[:, 0]).mean()
+
+    for fn in right + [sampled_float32]:
+        assert ex08_initial_loss(fn)
+        out = capsys.readouterr().out
+        assert "✓" in out and "ln V + σ²/2" in out
+    for fn, words in (
+        (lambda sigma, V: math.log(V), "uniform guess"),
+        (lambda sigma, V: math.log(V) + sigma**2, "half of σ²"),
+        (lambda sigma, V: math.log(V) - sigma**2 / 2, "raises the loss"),
+        (lambda sigma, V: math.log2(V) + sigma**2 / 2 / math.log(2), "in bits"),
+        (lambda sigma, V: math.log(V) + sigma / 2, "variance σ²"),
+        (lambda sigma, V: 5.0, "logsumexp(z) − z_target"),
+        (lambda sigma, V: float("nan"), "expected a number"),
+        (lambda sigma, V: "4.8", "expected a number"),
+        (lambda sigma: 4.8, "raised TypeError"),
+        (4.8, "expected a function"),
+    ):
+        assert not ex08_initial_loss(fn)
+        out = capsys.readouterr().out
+        assert "✗" in out and words in out, out
+        assert "σ²/2" not in out or words == "half of σ²"  # no hint gives the formula away
 
 
 def test_ex08_lr_schedule(capsys):

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import math
 
-from retnet_edu.course.checks._common import Verdict, _as_float, _pending, check_close, report, unanswered
+from retnet_edu.course.checks._common import (
+    Verdict,
+    _as_float,
+    _expect_callable,
+    _pending,
+    _short,
+    check_close,
+    report,
+    unanswered,
+)
 from retnet_edu.experiments.data import CORPUS_VOCAB_SIZE
 from retnet_edu.experiments.train import lr_at
 
-__all__ = ["ex08_uniform_loss", "ex08_lr_schedule", "ex08_kv_crossover"]
+__all__ = ["ex08_uniform_loss", "ex08_initial_loss", "ex08_lr_schedule", "ex08_kv_crossover"]
 
 
 def ex08_uniform_loss(loss) -> Verdict:
@@ -37,6 +46,76 @@ def ex08_uniform_loss(loss) -> Verdict:
         hint="each character gets probability 1/V with V the vocabulary size; the loss of one "
         "character is -ln p(correct character)",
         success=f"ln {V} = {math.log(V):.4f} nats: a model must beat this to have learnt anything",
+    )
+
+
+def expected_initial_loss(sigma: float, V: int) -> float:
+    """E[logsumexp(z)] − E[z_target] for V independent N(0, σ²) logits and a target independent of them, to
+    second order in the spread of the softmax's denominator: ln V + σ²/2 − (exp(σ²) − 1)/(2V) (the delta method
+    on ln of the mean of exp(z_i); within 1e-3 of a Monte-Carlo estimate for σ ≤ 1.2 and V ≥ 76)."""
+    return math.log(V) + sigma**2 / 2 - math.expm1(sigma**2) / (2 * V)
+
+
+# (sigma, V): spreads like an untrained network's, vocabularies where ln V + σ²/2 is within 0.012 of the truth
+INITIAL_LOSS_SETTINGS = ((0.3, 76), (1.0, 76), (0.5, 1000), (1.2, 1000))
+
+
+def initial_loss_tolerance(sigma: float) -> float:
+    """Nats: admits ln V + σ²/2 (≤ 0.012 off at these settings) and a Monte-Carlo estimate of ~10⁴ draws (noise
+    about σ/√N); every named mistake is ≥ 0.04 off at σ = 0.3, the first setting checked."""
+    return 0.02 + 0.03 * sigma**2
+
+
+def ex08_initial_loss(fn) -> Verdict:
+    """Exercise 08.1: ``fn(sigma, V)``, the expected loss (nats) at one position when the V logits are independent
+    N(0, σ²) and the target is independent of them: ≈ ln V + σ²/2. Checked at several (σ, V) to within
+    ``initial_loss_tolerance(σ)`` of ``expected_initial_loss``, so the large-V formula and a Monte-Carlo estimate
+    (float32 or float64) both pass."""
+    name = "Exercise 08.1"
+    early = _expect_callable(name, fn, "initial_loss(sigma, V)")
+    if early is not None:
+        return early
+    for sigma, V in INITIAL_LOSS_SETTINGS:
+        try:
+            got = fn(sigma, V)
+        except Exception as err:  # noqa: BLE001 - a learner's bug becomes a hint
+            return report(name, False, "", f"your function raised {_short(err)} (at sigma={sigma}, V={V})")
+        if unanswered(got):
+            return _pending(name)
+        value = _as_float(got)
+        if value is None or not math.isfinite(value):
+            return report(name, False, "", f"expected a number from initial_loss(sigma, V), got {got!r:.60}")
+        want = expected_initial_loss(sigma, V)
+        if abs(value - want) <= initial_loss_tolerance(sigma):
+            continue
+        at = f"(at sigma={sigma}, V={V}: yours is {value:.4g})"
+        for wrong, hint in (
+            (math.log(V), "that is the uniform guess: it ignores the spread of the logits, and a spread costs"),
+            (
+                math.log(V) + sigma**2,
+                "the spread costs half of σ²: E[exp(z)] = exp(σ²/2) for z ~ N(0, σ²)",
+            ),
+            (
+                math.log(V) - sigma**2 / 2,
+                "the spread raises the loss: log-sum-exp grows with it, and the target's logit is 0 on average",
+            ),
+            (math.log2(V) + sigma**2 / 2 / math.log(2), "that is in bits; the course measures loss in nats"),
+            (math.log(V) + sigma / 2, "the cost of the spread goes with the variance σ², not with σ"),
+        ):
+            if abs(value - wrong) <= 1e-3 * max(1.0, abs(wrong)):
+                return report(name, False, "", f"{hint} {at}")
+        return report(
+            name,
+            False,
+            "",
+            "the loss is logsumexp(z) − z_target; the target's logit is 0 on average, and for many logits "
+            f"Σ exp(z_i) ≈ V · E[exp(z)] (if you sample, take more draws: the noise is about σ/√N) {at}",
+        )
+    return report(
+        name,
+        True,
+        "ln V + σ²/2: a spread of σ ≈ 1 costs about half a nat before any training",
+        "",
     )
 
 

@@ -31,7 +31,13 @@ from retnet_edu.course.viz.ch05 import (
     plot_curves,
 )
 from retnet_edu.course.viz.ch07 import plot_param_counts
-from retnet_edu.course.viz.ch08 import plot_loss_curves, plot_lr_schedule
+from retnet_edu.course.viz.ch08 import (
+    plot_loss_comparison,
+    plot_loss_curves,
+    plot_lr_schedule,
+    plot_lr_sweep,
+    summarize_sweep,
+)
 from retnet_edu.course.viz.ch09 import (
     benchmark_provenance,
     plot_benchmark,
@@ -71,7 +77,10 @@ __all__ = [
     "plot_curves",
     "plot_param_counts",
     "plot_loss_curves",
+    "plot_loss_comparison",
     "plot_lr_schedule",
+    "summarize_sweep",
+    "plot_lr_sweep",
     "plot_decode_benchmark",
     "plot_train_benchmark",
     "plot_official_benchmark",
