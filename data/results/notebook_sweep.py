@@ -10,12 +10,12 @@ Usage (from the repository root, with the course's Python)::
     .venv/bin/python data/results/notebook_sweep.py run --model retnet --lr 0.003 --seed 0   # one run (what the
                                                                           # sweep starts for each missing record)
 
-Each run is its own process (``run``), started under ``nice -n 10`` and with one torch thread, so runs neither share state nor
-compete for more than one core each. It trains ``get_config("notebook", model=…, lr=…, min_lr=lr/10, seed=…,
-threads=1, device="cpu")`` with ``train()`` (the package's one training loop, the same numbers as
+Each run is its own process (``run``), started under ``nice -n 10`` and with one torch thread, so runs neither
+share state nor compete for more than one core each. It trains ``get_config("notebook", model=…, lr=…,
+min_lr=lr/10, seed=…, threads=1, device="cpu")`` with ``train()`` (the package's one training loop; the config of
 ``python -m retnet_edu.experiments.train --config notebook --model … --lr … --min-lr … --seed … --threads 1
---device cpu``), then scores the final model with ``evaluate_split`` on every non-overlapping 64-character window of
-the validation split (478,692 predicted characters), and writes ``notebook-sweep/<model>-lr<lr>-seed<seed>.json``
+--device cpu``), then scores the final model with ``evaluate_split`` on every non-overlapping 64-character window
+of the validation split (478,692 predicted characters), and writes ``notebook-sweep/<model>-lr<lr>-seed<seed>.json``
 atomically. A run whose record exists is skipped, so a killed sweep continues where it stopped.
 
 The minimum learning rate of the cosine follows the peak (a tenth of it, as in the config), so that the three
@@ -95,7 +95,8 @@ def run_one(model: str, lr: float, seed: int, out: Path, command: str) -> dict:
         "wall_seconds": round(t2 - t0, 1),
         "train_seconds": round(history["train_seconds"], 1),
         "full_val_seconds": round(t2 - t1, 1),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}, Python {platform.python_version()}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}, "
+        f"Python {platform.python_version()}",
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],
         "finished_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
