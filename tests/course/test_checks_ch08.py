@@ -16,19 +16,6 @@ from retnet_edu.course.checks.ch08 import (
 from retnet_edu.experiments.train import lr_at
 
 
-def test_ex08_uniform_loss(capsys):
-    assert not checks.ex08_uniform_loss(...)
-    assert "not answered yet" in capsys.readouterr().out
-    assert checks.ex08_uniform_loss(math.log(76))
-    assert "✓" in capsys.readouterr().out
-    for wrong, words in ((math.log2(76), "bits"), (1 / 76, "probability"), (76, "perplexity"), (3.0, "1/V")):
-        assert not checks.ex08_uniform_loss(wrong)
-        out = capsys.readouterr().out
-        assert "✗" in out and words in out and "4.33" not in out
-    assert not checks.ex08_uniform_loss("4.33")
-    assert "expected a number" in capsys.readouterr().out
-
-
 def test_expected_initial_loss_is_the_sampled_expectation():
     """The checker's reference (ln V + σ²/2 − (e^σ² − 1)/2V) against a float64 Monte-Carlo estimate of
     E[logsumexp(z) − z_target], and the large-V formula within the tolerance at every checked setting."""

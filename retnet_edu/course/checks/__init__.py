@@ -38,7 +38,7 @@ from retnet_edu.course.checks.ch05 import (
 )
 from retnet_edu.course.checks.ch06 import ex06_eps_rms, ex06_find_the_bug, ex06_float16_heads, ex06_overflow_length
 from retnet_edu.course.checks.ch07 import ex07_ffn_width, ex07_long_prompt, ex07_model_params, ex07_official_state
-from retnet_edu.course.checks.ch08 import ex08_initial_loss, ex08_kv_crossover, ex08_lr_schedule, ex08_uniform_loss
+from retnet_edu.course.checks.ch08 import ex08_initial_loss, ex08_kv_crossover, ex08_lr_schedule
 from retnet_edu.course.checks.ch09 import ex09_batch_fit, ex09_ideal_ratio, ex09_kv_cache_gib, ex09_overhead_speedup
 from retnet_edu.course.checks.ch10 import (
     ex10_causal_fft_conv,
@@ -82,7 +82,6 @@ __all__ = [
     "ex07_ffn_width",
     "ex07_official_state",
     "ex07_long_prompt",
-    "ex08_uniform_loss",
     "ex08_initial_loss",
     "ex08_lr_schedule",
     "ex08_kv_crossover",

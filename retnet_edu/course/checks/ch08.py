@@ -14,39 +14,9 @@ from retnet_edu.course.checks._common import (
     report,
     unanswered,
 )
-from retnet_edu.experiments.data import CORPUS_VOCAB_SIZE
 from retnet_edu.experiments.train import lr_at
 
-__all__ = ["ex08_uniform_loss", "ex08_initial_loss", "ex08_lr_schedule", "ex08_kv_crossover"]
-
-
-def ex08_uniform_loss(loss) -> Verdict:
-    """Exercise 08.1: the cross-entropy (nats per character) of a model that gives each of the corpus's
-    characters the same probability."""
-    name, V = "Exercise 08.1", CORPUS_VOCAB_SIZE
-    if unanswered(loss):
-        return _pending(name)
-    value = _as_float(loss)
-    if value is not None:
-        for wrong, hint in (
-            (
-                math.log2(V),
-                "that is in bits (log base 2); the course measures loss in nats, with the natural logarithm",
-            ),
-            (1 / V, "that is the probability of one character; the loss is minus its logarithm"),
-            (float(V), "that is the perplexity exp(loss), not the loss itself"),
-        ):
-            if math.isclose(value, wrong, rel_tol=1e-6):
-                return report(name, False, "", hint)
-    return check_close(
-        name,
-        loss,
-        math.log(V),
-        rtol=1e-6,
-        hint="each character gets probability 1/V with V the vocabulary size; the loss of one "
-        "character is -ln p(correct character)",
-        success=f"ln {V} = {math.log(V):.4f} nats: a model must beat this to have learnt anything",
-    )
+__all__ = ["ex08_initial_loss", "ex08_lr_schedule", "ex08_kv_crossover"]
 
 
 def expected_initial_loss(sigma: float, V: int) -> float:
