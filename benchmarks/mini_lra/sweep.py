@@ -103,23 +103,45 @@ def write_report(results_dir: Path, design: int | None = None, plot: bool = True
     return text
 
 
-def estimate_seconds(pending: list[tuple], results_dir: Path) -> tuple[float, str]:
-    """Total single-run seconds of ``pending``: each (task, length, model)'s mean wall time in ``results_dir``, else
-    in the first sweep's results (``v1/results``: the same models and steps, lr 3e-3, a 64-token MQAR vocabulary)."""
+def run_costs() -> dict:
+    """Each (task, length, model)'s mean wall seconds for one run on the idle machine: the first sweep's measured
+    times (``v1/results``: the same models and steps; its MQAR vocabulary was 64, which makes little difference to
+    the cost)."""
     known: dict[tuple, list[float]] = {}
-    source = "no recorded run"
-    for directory, name in ((results_dir, "this sweep's finished runs"), (HERE / "v1" / "results", "v1/results")):
-        if directory.is_dir():
-            for r in load_results(directory):
-                known.setdefault((r["task"], r["length"], r["model"]), []).append(r["wall_seconds"])
-        if known:
-            source = name
-            break
-    total = 0.0
-    for t, L, m, _, _ in pending:
-        times = known.get((t, L, m))
-        total += statistics.fmean(times) if times else max(v for ts in known.values() for v in ts) if known else 120
-    return total, source
+    if (HERE / "v1" / "results").is_dir():
+        for r in load_results(HERE / "v1" / "results"):
+            known.setdefault((r["task"], r["length"], r["model"]), []).append(r["wall_seconds"])
+    return {k: statistics.fmean(v) for k, v in known.items()}
+
+
+def estimate(pending: list[tuple], jobs: int, log_path: Path | None = None) -> str:
+    """The wall time ``pending`` needs: on the idle machine (from ``run_costs``) and, when the sweep's log holds
+    finished runs, at the pace measured so far (the idle estimate scaled by how much slower the finished runs went)."""
+    costs = run_costs()
+    if not costs:
+        return "no recorded run times to estimate from"
+    fallback = max(costs.values())
+
+    def cost(t, L, m):
+        return costs.get((t, L, m), fallback * max(1.0, L / 128))
+
+    idle = sum(cost(t, L, m) for t, L, m, _, _ in pending) / jobs
+    text = f"about {idle / 60:.0f} min wall on the idle machine at {jobs} runs at a time (from v1's run times)"
+    if log_path is not None and log_path.exists() and pending:
+        log = json.loads(log_path.read_text())
+        part = log.get("parts", [log])[-1]
+        done = part.get("finished_runs", [])
+        if done and part.get("wall_seconds"):
+            done_cost = 0.0
+            for name, _, _ in done:
+                task, length, model = name.split("-")[0], int(name.split("-")[1][1:]), name.split("-")[2]
+                done_cost += cost(task, length, model)
+            slowdown = part["wall_seconds"] / (done_cost / part.get("jobs", jobs))
+            text += (
+                f"; at the pace of this sweep's last start ({len(done)} runs, {slowdown:.1f}× the idle time) "
+                f"about {idle * slowdown / 60:.0f} min"
+            )
+    return text
 
 
 def main(argv=None) -> int:
@@ -145,11 +167,9 @@ def main(argv=None) -> int:
         return 0
     names = {r: result_name(run_config(ns.preset, r, ns.min_lr_ratio, ns.mqar_vocab)) for r in todo}
     pending = [r for r in todo if not (results_dir / f"{names[r]}.json").exists()]
-    seconds, source = estimate_seconds(pending, results_dir)
     print(
-        f"{len(todo)} runs, {len(todo) - len(pending)} already done, {len(pending)} to go; estimated "
-        f"{seconds / ns.jobs / 60:.0f} min wall at {ns.jobs} runs at a time on an otherwise idle machine "
-        f"(from {source})"
+        f"{len(todo)} runs, {len(todo) - len(pending)} already done, {len(pending)} to go; "
+        f"{estimate(pending, ns.jobs, HERE / 'sweep_log.json')}"
     )
     if ns.dry_run:
         for r in pending:

@@ -338,7 +338,8 @@ def test_sweep_order_names_and_partial_report(tmp_path, capsys):
     assert full.startswith("## Best learning rate per model") and "| 0.01 | 75.0 ± 7.1 | 2 |" in full
     assert sweep.main(["--dry-run", "--results", str(tmp_path), "--lengths", "64", "--models", "hyena"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("18 runs, 0 already done, 18 to go; estimated") and "mqar-L64-hyena-lr0.003-s2" in out
+    assert out.startswith("18 runs, 0 already done, 18 to go; about") and "on the idle machine" in out
+    assert "mqar-L64-hyena-lr0.003-s2" in out
 
 
 def test_hyena_filter_has_its_own_group_without_weight_decay():
