@@ -2,11 +2,12 @@
 
 The folder tree is the architecture. Read the core first, top to bottom; everything else is built on it.
 
-- the paper (core): ``retention.py`` (eq. 5-7 as plain functions), ``position.py`` (the rotation Θ),
-  ``successors.py`` (gated retention, GLA and the delta rule in the same three forms),
+- the core, the paper: ``retention.py`` (eq. 5-7 as plain functions), ``position.py`` (the rotation Θ),
   ``layers.py`` (multi-scale retention eq. 8, the block eq. 9), ``model.py`` (the language model),
   ``torchscale_compat.py`` (official weights), on top of ``_args.py`` (argument checks), ``kernels.py`` (the
   named fast paths, tested equal to the plain functions) and ``lm.py`` (the protocol every language model follows);
+  beside it what came after the paper: ``successors.py`` (gated retention, GLA and the delta rule in the same three
+  forms);
 - ``baselines/``: what RetNet is compared with (the Transformer, Hyena);
 - ``experiments/``: what is run and measured (data, tasks, the one training loop, the trainers, benchmarks);
 - ``course/``: what only the notebooks use (the preamble, figures and checkers per notebook, the proof lab).
