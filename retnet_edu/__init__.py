@@ -8,7 +8,7 @@ The folder tree is the architecture. Read the core first, top to bottom; everyth
   named fast paths, tested equal to the plain functions) and ``lm.py`` (the protocol every language model follows);
   beside it what came after the paper: ``successors.py`` (gated retention, GLA and the delta rule in the same three
   forms);
-- ``baselines/``: what RetNet is compared with (the Transformer, Hyena);
+- ``baselines/``: what RetNet is compared with (the Transformer, Hyena, and its successors as language models);
 - ``experiments/``: what is run and measured (data, tasks, the one training loop, the trainers, benchmarks);
 - ``course/``: what only the notebooks use (the preamble, figures and checkers per notebook, the proof lab).
 
@@ -17,9 +17,10 @@ cycle; a dotted entry covers a package and every module in it):
 
 ``_args``, ``kernels``, ``retention``, ``position``, ``successors``, ``layers``, ``lm``, ``model``,
 ``torchscale_compat``,
-``baselines.transformer``, ``baselines.hyena``,
+``baselines.transformer``, ``baselines.hyena``, ``baselines.recurrent``,
 ``experiments.runtime``, ``experiments.measure``, ``experiments.bench_plots``, ``experiments.data``,
 ``experiments.tasks``, ``experiments.loop``, ``experiments.train``, ``experiments.bench``, ``experiments.lra``,
+``experiments.recall``,
 ``course.notebook``, ``course.official_scaling``, ``course.buggy``, ``course.numerics``, ``course.viz``,
 ``course.checks``.
 """
