@@ -1,5 +1,6 @@
-"""course.py, the entry point: its parser accepts every command, and ``test`` and ``quick`` build the pytest command
-lines the README and CONTRIBUTING promise (checked without running pytest or setting anything up)."""
+"""course.py, the entry point: its parser accepts every command and its own options, and ``test`` and ``quick`` build
+the pytest command lines the README and CONTRIBUTING promise (checked without running pytest or setting anything up).
+The torch plan and doctor: tests/test_install_plan.py."""
 
 import importlib.util
 from pathlib import Path
@@ -18,12 +19,31 @@ def course():
 
 
 def test_parser_accepts_every_command(course):
-    for command in ("setup", "lab", "test", "quick", "bless", "lock"):
+    for command in ("setup", "lab", "test", "quick", "bless", "doctor", "lock"):
         assert course.parser().parse_args([command]).command == command
-    ns = course.parser().parse_args(["quick", "-k", "bench", "-x"])
+        ns = course.parse_args([command])
+        assert ns.command == command and not ns.here and ns.torch == "auto" and ns.args == []
+    ns = course.parse_args(["quick", "-k", "bench", "-x"])
     assert ns.command == "quick" and ns.args == ["-k", "bench", "-x"] and not ns.here
     with pytest.raises(SystemExit):
         course.parser().parse_args(["nonsense"])
+
+
+def test_course_options_before_or_right_after_the_command(course):
+    # argparse alone hands everything after the command to the passed-on arguments: `lab --here` must not
+    for argv in (["lab", "--here"], ["--here", "lab"]):
+        ns = course.parse_args(argv)
+        assert ns.command == "lab" and ns.here and ns.args == []
+    for argv in (["setup", "--torch", "cpu"], ["setup", "--torch=cpu"], ["--torch", "cpu", "setup"]):
+        ns = course.parse_args(argv)
+        assert ns.command == "setup" and ns.torch == "cpu" and ns.args == []
+    ns = course.parse_args(["test", "--here", "--torch", "cuda", "-x", "--here"])
+    assert ns.here and ns.torch == "cuda" and ns.args == ["-x", "--here"]  # after a passed-on one: passed on
+    ns = course.parse_args(["doctor", "--torch", "cuda"])
+    assert ns.command == "doctor" and ns.torch == "cuda"
+    for bad in (["setup", "--torch", "rocm"], ["setup", "--torch"], ["--torch", "rocm", "setup"]):
+        with pytest.raises(SystemExit):
+            course.parse_args(bad)
 
 
 def test_quick_runs_unit_tests_without_notebooks_browser_or_slow_tests(course):

@@ -1,6 +1,8 @@
-"""Set-up files agree with each other: environment.yml (conda path) pins what constraints.txt (the lock) pins,
-pyproject's dependencies are all locked, and CI runs the README's test command."""
+"""Set-up files agree with each other: environment.yml (conda path) pins what constraints.txt (the lock) pins and
+takes torch's CPU build from the index course.py uses, pyproject's dependencies are all locked, and CI runs the
+README's test command."""
 
+import importlib.util
 import re
 import sys
 import tomllib
@@ -63,6 +65,20 @@ def test_environment_yml_pins_what_the_lock_pins():
         assert pins.get(name) == spec[0].version, f"{name}: environment.yml {spec[0].version} vs lock {pins.get(name)}"
 
 
+def test_environment_yml_takes_the_cpu_build_of_torch():
+    spec = importlib.util.spec_from_file_location("course_env_under_test", ROOT / "course.py")
+    course = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(course)
+    pip_items = next(d for d in env_yml()["dependencies"] if isinstance(d, dict))["pip"]
+    options = [i for i in pip_items if i.startswith("-")]
+    assert options == ["-c constraints.txt", f"--extra-index-url {course.CPU_INDEX}", "-e ."]
+    assert pip_items.index(options[1]) < pip_items.index("torch==2.13.0")
+    assert course.TORCH == "torch==2.13.0"  # the same pin as course.py: 2.13.0+cpu matches it
+    text = (ROOT / "environment.yml").read_text()
+    comments = "\n".join(ln for ln in text.splitlines() if ln.startswith("#"))
+    assert "CUDA variant" in comments and "delete the --extra-index-url line" in comments
+
+
 def test_every_dependency_is_locked_and_in_environment_yml():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = list(project["dependencies"])
@@ -90,3 +106,4 @@ def test_ci_runs_the_readme_test_command():
     assert "python3 course.py test" in readme and "python3 course.py test" in ci
     assert "python3 course.py lab" in readme
     assert "CI=true" in ci
+    assert "export RETNET_EDU_TORCH_INDEX=pip-default" in ci  # CI reaches no download.pytorch.org
