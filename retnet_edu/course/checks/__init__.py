@@ -46,6 +46,7 @@ from retnet_edu.course.checks.ch10 import (
     ex10_hyena_ffn_width,
     ex10_listops_value,
 )
+from retnet_edu.course.checks.ch11 import ex11_gate_mask, ex11_gated_memory, ex11_reset_gates, ex11_retnet_log_gamma
 
 __all__ = [
     "Verdict",
@@ -93,4 +94,8 @@ __all__ = [
     "ex10_causal_fft_conv",
     "ex10_guessing_plateau",
     "ex10_hyena_ffn_width",
+    "ex11_gate_mask",
+    "ex11_reset_gates",
+    "ex11_retnet_log_gamma",
+    "ex11_gated_memory",
 ]

@@ -54,6 +54,7 @@ from retnet_edu.course.viz.ch10 import (
     plot_mixing_matrices,
     plot_mqar_example,
 )
+from retnet_edu.course.viz.ch11 import gate_mask, gate_mask_widget, plot_gate_masks
 
 __all__ = [
     "plot_decay_curves",
@@ -93,4 +94,7 @@ __all__ = [
     "plot_hyena_filters",
     "plot_accuracy_curves",
     "plot_accuracy_vs_length",
+    "gate_mask",
+    "plot_gate_masks",
+    "gate_mask_widget",
 ]
