@@ -79,19 +79,20 @@ CHUNKS = {"retention": 32, "gated_retention": 32, "gla": 8, "deltanet": 32, "gat
 
 @dataclass
 class RecallConfig:
-    """One run. ``vocab``: MQAR's vocabulary V (0 = 4 × length); it must be at least 2 × ``length`` (keys and values
-    then never run out and a query's key appears nowhere else by chance more than rarely). ``num_pairs`` is the same
-    at every length: a longer sequence means longer distances, not more pairs. The recipe is mini-LRA's (warm-up then
-    cosine to ``min_lr_ratio`` × lr, AdamW, clipping)."""
+    """One run. ``vocab``: MQAR's vocabulary V (0 = 2 × length, the least the recall test allows: V/2 keys and V/2
+    values, so that the filler rarely repeats a key). ``num_pairs`` is the same at every length: a longer sequence
+    means longer distances, not more pairs. ``num_train`` = ``max_steps`` × ``batch_size`` by default: every training
+    sequence is new (a model cannot pass by memorising sequences, as it can when they repeat every few epochs). The
+    recipe is mini-LRA's (warm-up then cosine to ``min_lr_ratio`` × lr, AdamW, clipping)."""
 
     model: str = "gated_deltanet"
     seed: int = 0
     lr: float = 3e-3
     length: int = 64
-    num_pairs: int = 8
-    vocab: int = 256
+    num_pairs: int = 4
+    vocab: int = 0
     power_a: float = 1.0
-    num_train: int = 8000
+    num_train: int = 32000
     num_test: int = 1000
     data_seed: int = 1234
     embed_dim: int = 64
@@ -143,7 +144,7 @@ class RecallConfig:
 
     @property
     def vocab_size(self) -> int:
-        return self.vocab or 4 * self.length
+        return self.vocab or 2 * self.length
 
     @property
     def min_lr(self) -> float:

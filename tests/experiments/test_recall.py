@@ -47,7 +47,7 @@ def test_state_bytes():
     "fields,match",
     [
         (dict(model="mamba"), "model"),
-        (dict(length=64, vocab=100), "vocab"),
+        (dict(length=64, vocab=127), "vocab"),
         (dict(min_lr_ratio=0.0), "min_lr_ratio"),
         (dict(lr=-1.0), "lr"),
         (dict(device="tpu"), "device"),
@@ -68,7 +68,7 @@ def test_a_tiny_run_is_seeded_and_complete(tmp_path):
     assert (a["model"], a["lr"], a["seed"], a["length"], a["task"]) == ("gated_deltanet", 3e-3, 0, 32, "mqar")
     assert a["state_bytes"] == recall.state_bytes(recall.model_configs(cfg, cfg.vocab_size)["gated_deltanet"], 32)
     assert a["name"] == recall.result_name(cfg) == "mqar-L32-gated_deltanet-lr0.003-s0"
-    assert a["data"]["vocab_size"] == 256 and a["history"][-1][0] == 4
+    assert a["data"]["vocab_size"] == 64 and a["history"][-1][0] == 4
 
 
 def test_cli_writes_a_result_and_summarizes(tmp_path, capsys):
