@@ -47,6 +47,12 @@ from retnet_edu.course.checks.ch10 import (
     ex10_listops_value,
 )
 from retnet_edu.course.checks.ch11 import ex11_gate_mask, ex11_gated_memory, ex11_reset_gates, ex11_retnet_log_gamma
+from retnet_edu.course.checks.ch12 import (
+    ex12_bounded_beta,
+    ex12_delta_writes,
+    ex12_half_overwrite,
+    ex12_hybrid_state,
+)
 
 __all__ = [
     "Verdict",
@@ -98,4 +104,8 @@ __all__ = [
     "ex11_reset_gates",
     "ex11_retnet_log_gamma",
     "ex11_gated_memory",
+    "ex12_delta_writes",
+    "ex12_half_overwrite",
+    "ex12_hybrid_state",
+    "ex12_bounded_beta",
 ]

@@ -55,6 +55,7 @@ from retnet_edu.course.viz.ch10 import (
     plot_mqar_example,
 )
 from retnet_edu.course.viz.ch11 import gate_mask, gate_mask_widget, plot_gate_masks
+from retnet_edu.course.viz.ch12 import RECALL_COLORS, plot_recall_sweep
 
 __all__ = [
     "plot_decay_curves",
@@ -97,4 +98,6 @@ __all__ = [
     "gate_mask",
     "plot_gate_masks",
     "gate_mask_widget",
+    "RECALL_COLORS",
+    "plot_recall_sweep",
 ]
