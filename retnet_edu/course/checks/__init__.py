@@ -1,4 +1,4 @@
-"""Self-checks for the notebooks' exercises, one module per notebook (``ch00`` … ``ch10``) on top of ``_common``.
+"""Self-checks for the notebooks' exercises, one module per notebook (``ch00`` … ``ch12``) on top of ``_common``.
 
 Each checker takes the learner's answer and prints one line: ``✓ …`` when it is right, ``✗ …`` with a hint
 that points at the idea (never the answer) when it is not, and ``… not answered yet`` while the answer is

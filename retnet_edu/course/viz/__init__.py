@@ -1,4 +1,4 @@
-"""Plotting for the notebooks, one module per notebook with figures (``ch00`` … ``ch10``) on top of ``_common``;
+"""Plotting for the notebooks, one module per notebook with figures (``ch00`` … ``ch12``) on top of ``_common``;
 notebook 09's benchmark figures live in ``retnet_edu.experiments.bench_plots`` (the benchmark command draws them
 too) and are re-exported here.
 
