@@ -10,6 +10,11 @@
     python3 course.py doctor   print Python, the torch build, the device, the torch index and whether the
                                installed versions match constraints.txt (exit code 1 when they do not)
     python3 course.py lock     rewrite constraints.txt from the environment (after changing pyproject.toml)
+    python3 course.py site     set up (if needed) and build the course website from the stored outputs into
+                               build/site/ (Sphinx + MyST-NB; works offline; --check opens every page in Chromium)
+    python3 course.py slides   set up (if needed) and write a reveal.js deck per notebook into build/slides/
+    python3 course.py assignments  set up (if needed) and write nbgrader assignments into build/assignments/
+                               (--check autogrades the solutions and the blank sheets)
 
 Options (before or right after the command): ``--here`` uses the running interpreter instead of ``.venv`` (e.g.
 inside the conda environment of environment.yml); ``--torch auto|cpu|cuda`` chooses the torch build (default
@@ -51,6 +56,15 @@ TORCH_VERSION = "2.13.0"
 TORCH = f"torch=={TORCH_VERSION}"
 OFFICIAL = ["torchscale==0.3.0", "fairscale==0.4.0"]
 STAMP_NAME = ".retnet-edu-setup"
+EXTRAS = ("course", "test", "site")  # pyproject's extras set-up installs (site: the website, slides, assignments)
+NBGRADER_SERVER_EXTENSIONS = (
+    "nbgrader.server_extensions.formgrader",
+    "nbgrader.server_extensions.validate_assignment",
+    "nbgrader.server_extensions.assignment_list",
+    "nbgrader.server_extensions.course_list",
+)
+NBGRADER_LAB_EXTENSION = "@jupyter/nbgrader"
+BUILDS = ("site", "slides", "assignments")  # the commands that build into build/ (scripts/build_course.py)
 KERNEL_NAME = "retnet-edu"
 
 # Which torch to install (see torch_plan).
@@ -312,10 +326,45 @@ def setup(here: bool, torch_flag: str = "auto") -> Path:
     if needs_torch_uninstall(previous, installed_torch(python), plan):
         run([python, "-m", "pip", "uninstall", "-y", "torch"])  # else pip would keep the other build
     run(pip + [*plan.index_args, plan.requirement])  # first, pinned: never a multi-GB build the machine cannot use
-    run(pip + ["-e", ".[course,test]"])
+    run(pip + ["-e", f".[{','.join(EXTRAS)}]"])
     run(pip + ["--no-deps"] + OFFICIAL)  # the official code, for the comparison tests/notebook 07
+    quiet_nbgrader(python)
     stamp.write_text(stamp_text(fingerprint, plan))
     return python
+
+
+def nbgrader_off(server_config: dict, page_config: dict) -> tuple[dict, dict]:
+    """Jupyter's sys-prefix server and lab page configuration with nbgrader's server extensions and JupyterLab
+    extension switched off (everything else kept): nbgrader comes with the ``site`` extra for ``course.py
+    assignments``, and its menus and server extensions are not for learners. Instructors switch them back on with
+    ``jupyter labextension enable @jupyter/nbgrader`` and ``jupyter server extension enable --sys-prefix MODULE``."""
+    for name, value in (("server_config", server_config), ("page_config", page_config)):
+        if not isinstance(value, dict):
+            raise TypeError(f"{name} must be a dict (a JSON object), got {type(value).__name__}")
+    server = json.loads(json.dumps(server_config))
+    page = json.loads(json.dumps(page_config))
+    extensions = server.setdefault("ServerApp", {}).setdefault("jpserver_extensions", {})
+    extensions.update({module: False for module in NBGRADER_SERVER_EXTENSIONS})
+    page.setdefault("disabledExtensions", {})[NBGRADER_LAB_EXTENSION] = True
+    return server, page
+
+
+def quiet_nbgrader(python: Path) -> None:
+    """Apply ``nbgrader_off`` to the configuration in ``python``'s prefix (``PREFIX/etc/jupyter``, where
+    ``jupyter … --sys-prefix`` writes)."""
+    out = subprocess.run([python, "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True, check=True)
+    etc = Path(out.stdout.strip()) / "etc" / "jupyter"
+    server_file, page_file = etc / "jupyter_server_config.json", etc / "labconfig" / "page_config.json"
+    try:
+        server = json.loads(server_file.read_text()) if server_file.exists() else {}
+        page = json.loads(page_file.read_text()) if page_file.exists() else {}
+    except (OSError, ValueError) as e:
+        say(f"left nbgrader's Jupyter extensions as they are: could not read Jupyter's configuration ({e})")
+        return
+    server, page = nbgrader_off(server, page)
+    page_file.parent.mkdir(parents=True, exist_ok=True)
+    server_file.write_text(json.dumps(server, indent=2) + "\n")
+    page_file.write_text(json.dumps(page, indent=2) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -373,12 +422,13 @@ def check_pins(pins: Mapping[str, str], installed: Mapping[str, str | None], nam
 
 
 def key_packages(pyproject_text: str) -> list[str]:
-    """The packages the course installs by name: pyproject's dependencies, its ``course`` and ``test`` extras, and
-    the official implementation (normalised names, in that order, without repeats)."""
+    """The packages the course installs by name: pyproject's dependencies, the extras set-up installs (``course``,
+    ``test``, ``site``; one pyproject lacks is skipped), and the official implementation (normalised names, in that
+    order, without repeats)."""
     project = tomllib.loads(pyproject_text)["project"]
     declared = list(project["dependencies"])
-    for extra in ("course", "test"):
-        declared += project["optional-dependencies"][extra]
+    for extra in EXTRAS:
+        declared += project.get("optional-dependencies", {}).get(extra, [])
     names = []
     for requirement in [*declared, *OFFICIAL]:
         name = normalize_name(re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement.strip()).group(0))
@@ -575,9 +625,17 @@ def cmd_lock(python: Path) -> int:
     return 0
 
 
+def build_command(command: str, python: Path, extra: list[str]) -> list:
+    """The command line of ``site``, ``slides`` or ``assignments``: scripts/build_course.py with the course's Python
+    (``extra`` appended, e.g. ``--check`` or ``--out DIR``)."""
+    if command not in BUILDS:
+        raise ValueError(f"command must be one of {', '.join(BUILDS)}, got {command!r}")
+    return [python, "scripts/build_course.py", command, *extra]
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["setup", "lab", "test", "quick", "bless", "doctor", "lock"])
+    ap.add_argument("command", choices=["setup", "lab", "test", "quick", "bless", "doctor", "lock", *BUILDS])
     ap.add_argument("--here", action="store_true", help="use the running Python instead of .venv")
     ap.add_argument(
         "--torch",
@@ -588,7 +646,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "args",
         nargs=argparse.REMAINDER,
-        help="passed on: to pytest (test, quick), jupyter lab (lab), or notebook paths (bless)",
+        help="passed on: to pytest (test, quick), jupyter lab (lab), notebook paths (bless), or to "
+        "scripts/build_course.py (site, slides, assignments: --check, --out DIR)",
     )
     return ap
 
@@ -627,6 +686,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_bless(python, ns.args)
     if ns.command == "lab":
         return cmd_lab(python, ns.args)
+    if ns.command in BUILDS:
+        return run(build_command(ns.command, python, ns.args), check=False)
     return cmd_lock(python)
 
 
