@@ -102,6 +102,22 @@ def find_chromium(explicit: str | None = None) -> str | None:
     return None
 
 
+def missing_tools(chromium: str | None = None) -> list[str]:
+    """What is missing to open pages: Debian's Chromium and the Python package playwright (with how to install
+    each); empty when both are there."""
+    import importlib.util
+
+    missing = []
+    if find_chromium(chromium) is None:
+        missing.append("Chromium (Debian/Ubuntu: `apt-get install chromium`, as root)")
+    if importlib.util.find_spec("playwright") is None:
+        missing.append(
+            "the Python package playwright (`python3 course.py setup` installs it; never `playwright install`, "
+            "the Debian Chromium is used)"
+        )
+    return missing
+
+
 _ids_cache: dict[Path, set[str]] = {}
 
 
