@@ -166,10 +166,12 @@ def _exercise_name(statement: str, fallback: str) -> str:
 
 
 def _statement_markdown(markdown: str) -> str:
-    """A statement as the sheet shows it: links to other notebooks as plain text, the worked-answers pointer out."""
+    """A statement as the sheet shows it: links to other notebooks and to the lesson's sections as plain text, the
+    worked-answers pointer left out."""
     paragraphs = re.split(r"\n\s*\n", markdown)
     kept = [p for p in paragraphs if not re.search(r"\]\([^)]*solutions[^)]*\)", p)]
-    text, _ = rewrite_links("\n\n".join(kept), "notebooks/sheet.ipynb", set())
+    sheet = "notebooks/sheet.ipynb"  # no other page, no heading: every relative link and anchor becomes text
+    text, _ = rewrite_links("\n\n".join(kept), sheet, set(), {sheet: {}})
     return text.strip()
 
 
