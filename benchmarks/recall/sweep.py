@@ -39,7 +39,7 @@ from retnet_edu.experiments.recall import (  # noqa: E402
 )
 
 DEFAULT_MODELS = ("retnet", "gated_retention", "gla", "deltanet", "gated_deltanet", "transformer")
-LRS = (1e-3, 3e-3, 1e-2)
+LRS = (3e-4, 1e-3, 3e-3)
 
 
 def runs(lengths, models, lrs, seeds) -> list[tuple]:
