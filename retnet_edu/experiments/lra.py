@@ -34,10 +34,8 @@ count, the data's class balance, the loss and accuracy curve, the final test acc
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
-import os
+import functools
 import statistics
 import sys
 import time
@@ -51,7 +49,9 @@ from torch import Tensor, nn
 from retnet_edu._args import check_fields, check_schedule
 from retnet_edu.baselines.hyena import ImplicitFilter, matched_hyena_config
 from retnet_edu.baselines.transformer import matched_transformer_config
-from retnet_edu.experiments.loop import EpochSampler, Recipe, TrainingDiverged, fit, init_distributed
+from retnet_edu.experiments import runner
+from retnet_edu.experiments.loop import EpochSampler, Recipe, TrainingDiverged, fit, init_distributed  # noqa: F401
+from retnet_edu.experiments.runner import load_results
 from retnet_edu.experiments.runtime import get_device, seed_everything
 from retnet_edu.experiments.tasks import IGNORE, TaskData, class_balance, mini_listops, mqar
 from retnet_edu.lm import TokenLM
@@ -235,13 +235,7 @@ PRESETS: dict[str, dict] = {
 
 def get_lra_config(preset: str = "cpu", **overrides) -> LRAConfig:
     """The preset's config (``PRESETS``) with ``overrides``, e.g. ``get_lra_config("cpu", task="listops")``."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-    fields = {f.name for f in dataclasses.fields(LRAConfig)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise ValueError(f"unknown config field(s) {unknown}; known: {sorted(fields)}")
-    return LRAConfig(**{**PRESETS[preset], **overrides})
+    return runner.named_config(LRAConfig, PRESETS, preset, overrides, kind="preset")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -367,13 +361,6 @@ def result_name(cfg: LRAConfig) -> str:
     return f"{cfg.task}-L{cfg.length}-{cfg.model}-lr{cfg.lr:g}-s{cfg.seed}"
 
 
-def _load() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except (OSError, AttributeError):  # pragma: no cover - Windows
-        return None
-
-
 def _eval_line(step: int, metrics, recent: float | None, seconds: float) -> str | None:
     return None if recent is None else f"step {step:>5}: loss {recent:.4f}, test accuracy {metrics[0]:.3f}"
 
@@ -385,7 +372,7 @@ def run(cfg: LRAConfig, progress: bool = True, command: str = "", data=None, kee
     if not isinstance(cfg, LRAConfig):
         raise TypeError(f"cfg must be an LRAConfig, got {type(cfg).__name__}")
     wall0 = time.perf_counter()
-    load_start = _load()
+    load_start = runner.load_average()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = init_distributed(get_device(None if cfg.device == "auto" else cfg.device)).device
@@ -420,10 +407,8 @@ def run(cfg: LRAConfig, progress: bool = True, command: str = "", data=None, kee
         progress=progress,
         desc=f"{cfg.model} {cfg.task} L={cfg.length} seed {cfg.seed}",
     )
-    # [step, mean training loss since the previous evaluation, test accuracy]: the training-loss rows are logged
-    # at the evaluation steps (log_interval = eval_interval), so row i belongs to evaluation i + 1
-    evals, losses = fitted.history["eval"], fitted.history["train"]
-    history = [[0, None, evals[0][1]]] + [[e[0], round(t[1], 5), e[1]] for e, t in zip(evals[1:], losses, strict=True)]
+    # [step, mean training loss since the previous evaluation, test accuracy]
+    history = runner.eval_history(fitted.history)
     train_seconds = fitted.history["train_seconds"]
     test_acc = evaluate_task(model, test_set)
     train_acc = evaluate_task(model, train_set, limit=len(test_set))
@@ -457,12 +442,7 @@ def run(cfg: LRAConfig, progress: bool = True, command: str = "", data=None, kee
         "train_accuracy": train_acc,
         "train_seconds": round(train_seconds, 2),
         "data_seconds": round(data_seconds, 2),
-        "wall_seconds": round(time.perf_counter() - wall0, 2),
-        "device": device.type,
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__.split("+")[0],
-        "load_average_start": load_start,
-        "load_average_end": _load(),
+        **runner.run_stamp(wall0, load_start, device),
     }
     if keep_model:
         result["trained_model"] = model
@@ -508,14 +488,6 @@ def _as_array(t: Tensor):
 # ----------------------------------------------------------------------------------------------------------
 # results of a sweep
 # ----------------------------------------------------------------------------------------------------------
-def load_results(directory: str | Path) -> list[dict]:
-    """Every ``*.json`` result in ``directory``, sorted by name."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise FileNotFoundError(f"no results folder at {directory}")
-    return [json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))]
-
-
 def run_lr(result: dict) -> float:
     """A result's learning rate: its top-level ``"lr"`` (results written before it existed: ``config["lr"]``)."""
     return float(result["lr"] if "lr" in result else result["config"]["lr"])
@@ -614,78 +586,56 @@ def format_best_table(best: list[dict]) -> str:
 # ----------------------------------------------------------------------------------------------------------
 # command line
 # ----------------------------------------------------------------------------------------------------------
-_FLAG_FIELDS = list(dataclasses.fields(LRAConfig))
+_MODULE = "retnet_edu.experiments.lra"
 
 
-def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="python -m retnet_edu.experiments.lra",
-        description="Train one of RetNet / RetNet γ = 1 (linear attention) / Transformer / Hyena on a generated "
-        "long-range task "
-        "(mini-ListOps or MQAR) and write a JSON result. "
-        "`python -m retnet_edu.experiments.lra summarize DIR` prints the best-lr table and the mean ± std table "
-        "of a folder of results.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+def _parser():
+    ap = runner.runner_parser(
+        _MODULE,
+        "Train one of RetNet / RetNet γ = 1 (linear attention) / Transformer / Hyena on a generated long-range task "
+        f"(mini-ListOps or MQAR) and write a JSON result. `python -m {_MODULE} summarize DIR` prints the best-lr table "
+        "and the mean ± std table of a folder of results.",
     )
     ap.add_argument("--preset", default="cpu", choices=sorted(PRESETS), help="named sizes to start from")
-    ap.add_argument("--out", default="", help="result file (default runs/lra/<task>-L<length>-<model>-s<seed>.json)")
-    ap.add_argument("--overwrite", action="store_true", help="run even if the result file exists")
-    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
-    ap.add_argument("--print-sizes", action="store_true", help="print the four models' parameter counts and exit")
-    for f in _FLAG_FIELDS:
-        typ = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
-        kw = {"choices": MODELS} if f.name == "model" else {"choices": TASKS} if f.name == "task" else {}
-        ap.add_argument(
-            "--" + f.name.replace("_", "-"),
-            dest=f.name,
-            type=typ,
-            default=argparse.SUPPRESS,
-            help=f"override the preset's {f.name}",
-            **kw,
-        )
+    runner.add_result_flags(
+        ap,
+        "result file (default runs/lra/<task>-L<length>-<model>-s<seed>.json)",
+        "print the four models' parameter counts and exit",
+    )
+    runner.add_config_flags(ap, LRAConfig, "override the preset's {name}", {"model": MODELS, "task": TASKS})
     return ap
+
+
+def _summary(results: list[dict]) -> str:
+    rows = summarize(results)
+    return format_best_table(best_lr(rows)) + "\n\n" + format_table(rows)
+
+
+def _done(cfg: LRAConfig, result: dict, out: Path) -> str:
+    return (
+        f"done: {cfg.model} on {cfg.task} (length {cfg.length}, seed {cfg.seed}): test accuracy "
+        f"{result['test_accuracy']:.4f}, {result['parameters']:,} parameters, {result['train_seconds']:.1f} s of "
+        f"training; {out}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "summarize":
-        if len(argv) != 2:
-            print("usage: python -m retnet_edu.experiments.lra summarize RESULTS_DIR", file=sys.stderr)
-            return 2
-        rows = summarize(load_results(argv[1]))
-        print(format_best_table(best_lr(rows)) + "\n\n" + format_table(rows))
-        return 0
+        return runner.summarize_command(argv[1:], _MODULE, _summary)
     ns = _parser().parse_args(argv)
-    overrides = {f.name: getattr(ns, f.name) for f in _FLAG_FIELDS if hasattr(ns, f.name)}
     try:
-        cfg = get_lra_config(ns.preset, **overrides)
+        cfg = get_lra_config(ns.preset, **runner.config_overrides(ns, LRAConfig))
     except (ValueError, TypeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return runner.error(err)
     if ns.print_sizes:
         train_set, _ = task_data(dataclasses.replace(cfg, num_train=1, num_test=1))
         for name, c in model_configs(cfg, train_set.vocab_size).items():
             print(f"{name:12s} {build_task_model(c).num_parameters():>9,} parameters  {c}")
         return 0
     out = Path(ns.out) if ns.out else Path("runs") / "lra" / f"{result_name(cfg)}.json"
-    if out.exists() and not ns.overwrite:
-        print(f"{out} exists: skipped (pass --overwrite to run again)")
-        return 0
-    try:
-        result = run(cfg, progress=not ns.no_progress, command="python -m retnet_edu.experiments.lra " + " ".join(argv))
-    except TrainingDiverged as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 3
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    os.replace(tmp, out)
-    print(
-        f"done: {cfg.model} on {cfg.task} (length {cfg.length}, seed {cfg.seed}): test accuracy "
-        f"{result['test_accuracy']:.4f}, {result['parameters']:,} parameters, {result['train_seconds']:.1f} s of "
-        f"training; {out}"
-    )
-    return 0
+    work = functools.partial(run, cfg, progress=not ns.no_progress, command=f"python -m {_MODULE} " + " ".join(argv))
+    return runner.run_to_file(out, ns.overwrite, work, lambda result: _done(cfg, result, out))
 
 
 if __name__ == "__main__":

@@ -27,10 +27,7 @@ same keys as a mini-LRA result (``"model"``, ``"lr"``, ``"seed"`` at the top), p
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import json
-import os
+import functools
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -42,8 +39,10 @@ from torch import Tensor
 from retnet_edu._args import check_fields, check_schedule
 from retnet_edu.baselines.recurrent import RecurrentConfig, matched_recurrent_config
 from retnet_edu.baselines.transformer import TransformerConfig, matched_transformer_config
-from retnet_edu.experiments.loop import EpochSampler, Recipe, TrainingDiverged, fit
-from retnet_edu.experiments.lra import best_lr, build_task_model, evaluate_task, load_results, summarize, task_loss
+from retnet_edu.experiments import runner
+from retnet_edu.experiments.loop import EpochSampler, Recipe, TrainingDiverged, fit  # noqa: F401
+from retnet_edu.experiments.lra import best_lr, build_task_model, evaluate_task, summarize, task_loss
+from retnet_edu.experiments.runner import load_results  # noqa: F401 (recall.load_results, as before)
 from retnet_edu.experiments.runtime import get_device, seed_everything
 from retnet_edu.experiments.tasks import IGNORE, TaskData, class_balance, mqar
 from retnet_edu.model import RetNetConfig
@@ -195,19 +194,12 @@ def result_name(cfg: RecallConfig) -> str:
     return f"mqar-L{cfg.length}-{cfg.model}-lr{cfg.lr:g}-s{cfg.seed}"
 
 
-def _load() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except (OSError, AttributeError):  # pragma: no cover - Windows
-        return None
-
-
 def run(cfg: RecallConfig, progress: bool = True, command: str = "", data=None) -> dict:
     """Train ``cfg.model`` on MQAR with ``loop.fit``; return the result (a JSON-able dict). ``data``: an optional
     (train, test) pair. Raises ``loop.TrainingDiverged`` if the loss or gradient norm stops being finite."""
     if not isinstance(cfg, RecallConfig):
         raise TypeError(f"cfg must be a RecallConfig, got {type(cfg).__name__}")
-    wall0, load_start = time.perf_counter(), _load()
+    wall0, load_start = time.perf_counter(), runner.load_average()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = get_device(None if cfg.device == "auto" else cfg.device)
@@ -240,8 +232,7 @@ def run(cfg: RecallConfig, progress: bool = True, command: str = "", data=None) 
         progress=progress,
         desc=f"{cfg.model} MQAR L={cfg.length} lr {cfg.lr:g} seed {cfg.seed}",
     )
-    evals, losses = fitted.history["eval"], fitted.history["train"]
-    history = [[0, None, evals[0][1]]] + [[e[0], round(t[1], 5), e[1]] for e, t in zip(evals[1:], losses, strict=True)]
+    history = runner.eval_history(fitted.history)
     balance = class_balance(test_set)
     return {
         "name": result_name(cfg),
@@ -271,12 +262,7 @@ def run(cfg: RecallConfig, progress: bool = True, command: str = "", data=None) 
         "test_accuracy": evaluate_task(model, test_set),
         "train_accuracy": evaluate_task(model, train_set, limit=len(test_set)),
         "train_seconds": round(fitted.history["train_seconds"], 2),
-        "wall_seconds": round(time.perf_counter() - wall0, 2),
-        "device": device.type,
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__.split("+")[0],
-        "load_average_start": load_start,
-        "load_average_end": _load(),
+        **runner.run_stamp(wall0, load_start, device),
     }
 
 
@@ -318,72 +304,46 @@ def format_recall_table(rows: list[dict]) -> str:
 # ----------------------------------------------------------------------------------------------------------
 # command line
 # ----------------------------------------------------------------------------------------------------------
-_FLAG_FIELDS = list(dataclasses.fields(RecallConfig))
+_MODULE = "retnet_edu.experiments.recall"
 
 
-def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="python -m retnet_edu.experiments.recall",
-        description="Train one model on MQAR and write a JSON result. `python -m retnet_edu.experiments.recall "
-        "summarize DIR` prints the best-lr table of a folder of results.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+def _parser():
+    ap = runner.runner_parser(
+        _MODULE,
+        f"Train one model on MQAR and write a JSON result. `python -m {_MODULE} summarize DIR` prints the best-lr "
+        "table of a folder of results.",
     )
-    ap.add_argument("--out", default="", help="result file (default runs/recall/<name>.json)")
-    ap.add_argument("--overwrite", action="store_true", help="run even if the result file exists")
-    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
-    ap.add_argument("--print-sizes", action="store_true", help="print every model's parameters and state bytes")
-    for f in _FLAG_FIELDS:
-        typ = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
-        ap.add_argument(
-            "--" + f.name.replace("_", "-"),
-            dest=f.name,
-            type=typ,
-            default=argparse.SUPPRESS,
-            help=f"override {f.name} (default {f.default})",
-            **({"choices": MODELS} if f.name == "model" else {}),
-        )
+    runner.add_result_flags(
+        ap, "result file (default runs/recall/<name>.json)", "print every model's parameters and state bytes"
+    )
+    runner.add_config_flags(ap, RecallConfig, "override {name} (default {default})", {"model": MODELS})
     return ap
+
+
+def _done(cfg: RecallConfig, result: dict, out: Path) -> str:
+    return (
+        f"done: {cfg.model} on MQAR (length {cfg.length}, lr {cfg.lr:g}, seed {cfg.seed}): test "
+        f"accuracy {result['test_accuracy']:.4f}, {result['parameters']:,} parameters, {result['state_bytes']:,} "
+        f"state bytes, {result['train_seconds']:.1f} s of training; {out}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "summarize":
-        if len(argv) != 2:
-            print("usage: python -m retnet_edu.experiments.recall summarize RESULTS_DIR", file=sys.stderr)
-            return 2
-        print(format_recall_table(recall_table(load_results(argv[1]))))
-        return 0
+        return runner.summarize_command(argv[1:], _MODULE, lambda results: format_recall_table(recall_table(results)))
     ns = _parser().parse_args(argv)
     try:
-        cfg = RecallConfig(**{f.name: getattr(ns, f.name) for f in _FLAG_FIELDS if hasattr(ns, f.name)})
+        cfg = RecallConfig(**runner.config_overrides(ns, RecallConfig))
     except (ValueError, TypeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return runner.error(err)
     if ns.print_sizes:
         for name, c in model_configs(cfg, cfg.vocab_size).items():
             print(f"{name:16s} {c.num_parameters():>9,} parameters  {state_bytes(c, cfg.length):>9,} state bytes")
         return 0
     out = Path(ns.out) if ns.out else Path("runs") / "recall" / f"{result_name(cfg)}.json"
-    if out.exists() and not ns.overwrite:
-        print(f"{out} exists: skipped (pass --overwrite to run again)")
-        return 0
-    try:
-        result = run(
-            cfg, progress=not ns.no_progress, command="python -m retnet_edu.experiments.recall " + " ".join(argv)
-        )
-    except TrainingDiverged as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 3
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    os.replace(tmp, out)
-    print(
-        f"done: {cfg.model} on MQAR (length {cfg.length}, lr {cfg.lr:g}, seed {cfg.seed}): test accuracy "
-        f"{result['test_accuracy']:.4f}, {result['parameters']:,} parameters, {result['state_bytes']:,} state bytes, "
-        f"{result['train_seconds']:.1f} s of training; {out}"
-    )
-    return 0
+    work = functools.partial(run, cfg, progress=not ns.no_progress, command=f"python -m {_MODULE} " + " ".join(argv))
+    return runner.run_to_file(out, ns.overwrite, work, lambda result: _done(cfg, result, out))
 
 
 if __name__ == "__main__":
