@@ -32,6 +32,7 @@ __all__ = [
     "error",
     "summarize_command",
     "load_results",
+    "write_text",
     "write_json",
     "run_to_file",
     "load_average",
@@ -150,14 +151,21 @@ def summarize_command(args: list[str], module: str, report: Callable[[list[dict]
     return 0
 
 
-def write_json(path: str | Path, obj) -> None:
-    """``obj`` as JSON (indent 1, a final newline) to ``path``, atomically: written to a hidden temporary file
-    beside it, then renamed over it (``os.replace``), so that a killed run never leaves half a file."""
+def write_text(path: str | Path, text: str) -> None:
+    """``text`` to ``path``, atomically: written to a hidden temporary file beside it (``.{name}.tmp-{pid}``), then
+    renamed over it (``os.replace``), so that a killed run never leaves half a file. Creates the folder."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1) + "\n")
+    tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def write_json(path: str | Path, obj) -> None:
+    """``obj`` as JSON (indent 1, a final newline) to ``path``, atomically (``write_text``)."""
+    write_text(path, json.dumps(obj, indent=1) + "\n")
 
 
 def run_to_file(out: str | Path, overwrite: bool, work: Callable[[], dict], done: Callable[[dict], str]) -> int:

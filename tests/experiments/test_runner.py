@@ -99,13 +99,18 @@ def test_config_flags_bad_arguments_name_the_argument():
         runner.config_overrides(argparse.Namespace(), object)
 
 
-def test_write_json_is_atomic_and_leaves_no_temporary_file(tmp_path):
+def test_write_json_and_text_are_atomic_and_leave_no_temporary_file(tmp_path):
     out = tmp_path / "deep" / "er" / "r.json"
     runner.write_json(out, {"b": [1, 2], "a": None})
     assert out.read_text() == '{\n "b": [\n  1,\n  2\n ],\n "a": null\n}\n'  # indent 1, keys in order, a newline
     runner.write_json(out, {"a": 1})  # replaces
     assert json.loads(out.read_text()) == {"a": 1}
     assert [p.name for p in out.parent.iterdir()] == ["r.json"]
+    runner.write_text(out.parent / "results.md", "## table\n")
+    assert (out.parent / "results.md").read_text() == "## table\n"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["r.json", "results.md"]
+    with pytest.raises(TypeError, match="text must be a str, got dict"):
+        runner.write_text(out.parent / "x.md", {"a": 1})
 
 
 def test_run_to_file_skips_runs_and_reports_divergence(tmp_path, capsys):
