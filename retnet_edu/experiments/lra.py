@@ -70,6 +70,7 @@ __all__ = [
     "task_loss",
     "evaluate_task",
     "lra_param_groups",
+    "fit_task",
     "run",
     "mixing_matrix",
     "result_name",
@@ -79,6 +80,7 @@ __all__ = [
     "best_lr",
     "format_table",
     "format_best_table",
+    "rates_cell",
     "main",
 ]
 
@@ -365,6 +367,53 @@ def _eval_line(step: int, metrics, recent: float | None, seconds: float) -> str 
     return None if recent is None else f"step {step:>5}: loss {recent:.4f}, test accuracy {metrics[0]:.3f}"
 
 
+def fit_task(
+    config,
+    cfg,
+    train_set: TaskData,
+    test_set: TaskData,
+    device: torch.device,
+    *,
+    eval_line,
+    desc: str,
+    progress: bool,
+    param_groups=None,
+    eval_limit: int = 0,
+) -> tuple[TokenLM, object]:
+    """Seed with ``cfg.seed``, build the model of ``config`` (``build_task_model``) on ``device`` and train it on
+    ``train_set`` with ``loop.fit``: ``task_loss`` on batches of a fresh permutation per epoch (``EpochSampler``), the
+    warm-up + cosine recipe of ``cfg`` (an ``LRAConfig`` or a config with the same recipe fields), the accuracy on
+    the first ``eval_limit`` (0 = all) test examples every ``cfg.eval_interval`` steps. Returns ``(model, fitted)``
+    (``loop.FitResult``)."""
+    seed_everything(cfg.seed)
+    model = build_task_model(config).to(device)
+    order = EpochSampler(len(train_set), cfg.batch_size, cfg.seed)
+    answer_ids = train_set.answer_ids.to(device)
+
+    def batch(step: int) -> tuple[Tensor, Tensor]:
+        idx = order(step)
+        return train_set.inputs[idx], train_set.targets[idx]
+
+    fitted = fit(
+        model,
+        Recipe(
+            cfg.max_steps, cfg.lr, cfg.min_lr, cfg.warmup_steps, cfg.weight_decay, (cfg.beta1, cfg.beta2), cfg.grad_clip
+        ),
+        batches=batch,
+        loss_fn=lambda m, b: task_loss(m, *b, answer_ids)[0],
+        param_groups=param_groups,
+        device=device,
+        evaluate=lambda: [evaluate_task(model, test_set, limit=eval_limit)],
+        eval_interval=cfg.eval_interval,
+        eval_line=eval_line,
+        log_interval=cfg.eval_interval,
+        tokens_per_step=cfg.batch_size * train_set.seq_len,
+        progress=progress,
+        desc=desc,
+    )
+    return model, fitted
+
+
 def run(cfg: LRAConfig, progress: bool = True, command: str = "", data=None, keep_model: bool = False) -> dict:
     """Train ``cfg.model`` on ``cfg.task`` with ``loop.fit`` and return the result (a JSON-able dict; with
     ``keep_model`` the trained model too, under ``"trained_model"``). ``data``: an optional (train, test) pair to
@@ -380,32 +429,17 @@ def run(cfg: LRAConfig, progress: bool = True, command: str = "", data=None, kee
     data_seconds = time.perf_counter() - wall0
     configs = model_configs(cfg, train_set.vocab_size)
     sizes = {name: build_task_model(c).num_parameters() for name, c in configs.items()}
-
-    seed_everything(cfg.seed)
-    model = build_task_model(configs[cfg.model]).to(device)
-    order = EpochSampler(len(train_set), cfg.batch_size, cfg.seed)
-    answer_ids = train_set.answer_ids.to(device)
-
-    def batch(step: int) -> tuple[Tensor, Tensor]:
-        idx = order(step)
-        return train_set.inputs[idx], train_set.targets[idx]
-
-    fitted = fit(
-        model,
-        Recipe(
-            cfg.max_steps, cfg.lr, cfg.min_lr, cfg.warmup_steps, cfg.weight_decay, (cfg.beta1, cfg.beta2), cfg.grad_clip
-        ),
-        batches=batch,
-        loss_fn=lambda m, b: task_loss(m, *b, answer_ids)[0],
-        param_groups=lra_param_groups(cfg.filter_weight_decay),
-        device=device,
-        evaluate=lambda: [evaluate_task(model, test_set, limit=cfg.eval_examples)],
-        eval_interval=cfg.eval_interval,
+    model, fitted = fit_task(
+        configs[cfg.model],
+        cfg,
+        train_set,
+        test_set,
+        device,
         eval_line=_eval_line,
-        log_interval=cfg.eval_interval,
-        tokens_per_step=cfg.batch_size * train_set.seq_len,
-        progress=progress,
         desc=f"{cfg.model} {cfg.task} L={cfg.length} seed {cfg.seed}",
+        progress=progress,
+        param_groups=lra_param_groups(cfg.filter_weight_decay),
+        eval_limit=cfg.eval_examples,
     )
     # [step, mean training loss since the previous evaluation, test accuracy]
     history = runner.eval_history(fitted.history)
@@ -571,16 +605,22 @@ def format_best_table(best: list[dict]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in best:
-        most = max(n for _, _, n in r["tried"])
-        tried = ", ".join(
-            f"{lr:g}: {100 * mean:.1f}" + ("" if n == most else f" ({n} seed{'s' if n > 1 else ''})")
-            for lr, mean, n in r["tried"]
-        )
         lines.append(
             f"| {r['task']} | {r['length']} | {MODEL_LABELS.get(r['model'], r['model'])} | {r['lr']:g} | "
-            f"{100 * r['mean']:.1f} ± {100 * r['std']:.1f} | {r['n']} | {tried} | {100 * r['majority']:.1f} |"
+            f"{100 * r['mean']:.1f} ± {100 * r['std']:.1f} | {r['n']} | {rates_cell(r['tried'])} | "
+            f"{100 * r['majority']:.1f} |"
         )
     return "\n".join(lines)
+
+
+def rates_cell(tried: list[tuple]) -> str:
+    """The "all rates" cell of a best-lr table from a ``best_lr`` row's ``"tried"`` (lr, mean, seeds): each rate's
+    mean accuracy in %, with its number of seeds when it has fewer than the most."""
+    most = max(n for _, _, n in tried)
+    return ", ".join(
+        f"{lr:g}: {100 * mean:.1f}" + ("" if n == most else f" ({n} seed{'s' if n > 1 else ''})")
+        for lr, mean, n in tried
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -34,16 +34,22 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from torch import Tensor
 
 from retnet_edu._args import check_fields, check_schedule
 from retnet_edu.baselines.recurrent import RecurrentConfig, matched_recurrent_config
 from retnet_edu.baselines.transformer import TransformerConfig, matched_transformer_config
 from retnet_edu.experiments import runner
-from retnet_edu.experiments.loop import EpochSampler, Recipe, TrainingDiverged, fit  # noqa: F401
-from retnet_edu.experiments.lra import best_lr, build_task_model, evaluate_task, summarize, task_loss
+from retnet_edu.experiments.loop import TrainingDiverged  # noqa: F401 (recall.TrainingDiverged, as before)
+from retnet_edu.experiments.lra import (
+    best_lr,
+    build_task_model,  # noqa: F401 (recall.build_task_model, as before)
+    evaluate_task,
+    fit_task,
+    rates_cell,
+    summarize,
+)
 from retnet_edu.experiments.runner import load_results  # noqa: F401 (recall.load_results, as before)
-from retnet_edu.experiments.runtime import get_device, seed_everything
+from retnet_edu.experiments.runtime import get_device
 from retnet_edu.experiments.tasks import IGNORE, TaskData, class_balance, mqar
 from retnet_edu.model import RetNetConfig
 
@@ -206,31 +212,15 @@ def run(cfg: RecallConfig, progress: bool = True, command: str = "", data=None) 
     train_set, test_set = data if data is not None else recall_data(cfg)
     configs = model_configs(cfg, train_set.vocab_size)
     sizes = {name: c.num_parameters() for name, c in configs.items()}
-
-    seed_everything(cfg.seed)
-    model = build_task_model(configs[cfg.model]).to(device)
-    order = EpochSampler(len(train_set), cfg.batch_size, cfg.seed)
-    answer_ids = train_set.answer_ids.to(device)
-
-    def batch(step: int) -> tuple[Tensor, Tensor]:
-        idx = order(step)
-        return train_set.inputs[idx], train_set.targets[idx]
-
-    fitted = fit(
-        model,
-        Recipe(
-            cfg.max_steps, cfg.lr, cfg.min_lr, cfg.warmup_steps, cfg.weight_decay, (cfg.beta1, cfg.beta2), cfg.grad_clip
-        ),
-        batches=batch,
-        loss_fn=lambda m, b: task_loss(m, *b, answer_ids)[0],
-        device=device,
-        evaluate=lambda: [evaluate_task(model, test_set)],
-        eval_interval=cfg.eval_interval,
+    model, fitted = fit_task(
+        configs[cfg.model],
+        cfg,
+        train_set,
+        test_set,
+        device,
         eval_line=lambda step, metrics, recent, s: None if recent is None else f"step {step}: acc {metrics[0]:.3f}",
-        log_interval=cfg.eval_interval,
-        tokens_per_step=cfg.batch_size * train_set.seq_len,
-        progress=progress,
         desc=f"{cfg.model} MQAR L={cfg.length} lr {cfg.lr:g} seed {cfg.seed}",
+        progress=progress,
     )
     history = runner.eval_history(fitted.history)
     balance = class_balance(test_set)
@@ -289,14 +279,9 @@ def format_recall_table(rows: list[dict]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        most = max(n for _, _, n in r["tried"])
-        tried = ", ".join(
-            f"{lr:g}: {100 * m:.1f}" + ("" if n == most else f" ({n} seed{'s' if n > 1 else ''})")
-            for lr, m, n in r["tried"]
-        )
         lines.append(
             f"| {r['length']} | {MODEL_LABELS[r['model']]} | {r['parameters']:,} | {r['state_bytes']:,} | "
-            f"{r['lr']:g} | {100 * r['mean']:.1f} ± {100 * r['std']:.1f} | {r['n']} | {tried} |"
+            f"{r['lr']:g} | {100 * r['mean']:.1f} ± {100 * r['std']:.1f} | {r['n']} | {rates_cell(r['tried'])} |"
         )
     return "\n".join(lines)
 
