@@ -448,17 +448,7 @@ def run(cfg: LRAConfig, progress: bool = True, command: str = "", data=None, kee
     train_acc = evaluate_task(model, train_set, limit=len(test_set))
     balance = class_balance(test_set)
     result = {
-        "name": result_name(cfg),
-        "task": cfg.task,
-        "model": cfg.model,
-        "lr": cfg.lr,
-        "seed": cfg.seed,
-        "length": cfg.length,
-        "command": command,
-        "config": cfg.to_dict(),
-        "model_config": configs[cfg.model].to_dict(),
-        "parameters": sizes[cfg.model],
-        "parameters_all_models": sizes,
+        **runner.result_head(result_name(cfg), cfg.task, cfg, command, configs, sizes),
         "data": {
             "num_train": len(train_set),
             "num_test": len(test_set),
@@ -646,17 +636,17 @@ def _parser():
     return ap
 
 
-def _summary(results: list[dict]) -> str:
-    rows = summarize(results)
-    return format_best_table(best_lr(rows)) + "\n\n" + format_table(rows)
-
-
 def _done(cfg: LRAConfig, result: dict, out: Path) -> str:
     return (
         f"done: {cfg.model} on {cfg.task} (length {cfg.length}, seed {cfg.seed}): test accuracy "
         f"{result['test_accuracy']:.4f}, {result['parameters']:,} parameters, {result['train_seconds']:.1f} s of "
         f"training; {out}"
     )
+
+
+def _summary(results: list[dict]) -> str:
+    rows = summarize(results)
+    return format_best_table(best_lr(rows)) + "\n\n" + format_table(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -668,12 +658,12 @@ def main(argv: list[str] | None = None) -> int:
         cfg = get_lra_config(ns.preset, **runner.config_overrides(ns, LRAConfig))
     except (ValueError, TypeError) as err:
         return runner.error(err)
+    out = Path(ns.out) if ns.out else Path("runs") / "lra" / f"{result_name(cfg)}.json"
     if ns.print_sizes:
         train_set, _ = task_data(dataclasses.replace(cfg, num_train=1, num_test=1))
         for name, c in model_configs(cfg, train_set.vocab_size).items():
             print(f"{name:12s} {build_task_model(c).num_parameters():>9,} parameters  {c}")
         return 0
-    out = Path(ns.out) if ns.out else Path("runs") / "lra" / f"{result_name(cfg)}.json"
     work = functools.partial(run, cfg, progress=not ns.no_progress, command=f"python -m {_MODULE} " + " ".join(argv))
     return runner.run_to_file(out, ns.overwrite, work, lambda result: _done(cfg, result, out))
 

@@ -200,6 +200,10 @@ def result_name(cfg: RecallConfig) -> str:
     return f"mqar-L{cfg.length}-{cfg.model}-lr{cfg.lr:g}-s{cfg.seed}"
 
 
+def _eval_line(step: int, metrics, recent: float | None, seconds: float) -> str | None:
+    return None if recent is None else f"step {step}: acc {metrics[0]:.3f}"
+
+
 def run(cfg: RecallConfig, progress: bool = True, command: str = "", data=None) -> dict:
     """Train ``cfg.model`` on MQAR with ``loop.fit``; return the result (a JSON-able dict). ``data``: an optional
     (train, test) pair. Raises ``loop.TrainingDiverged`` if the loss or gradient norm stops being finite."""
@@ -212,30 +216,14 @@ def run(cfg: RecallConfig, progress: bool = True, command: str = "", data=None) 
     train_set, test_set = data if data is not None else recall_data(cfg)
     configs = model_configs(cfg, train_set.vocab_size)
     sizes = {name: c.num_parameters() for name, c in configs.items()}
+    desc = f"{cfg.model} MQAR L={cfg.length} lr {cfg.lr:g} seed {cfg.seed}"
     model, fitted = fit_task(
-        configs[cfg.model],
-        cfg,
-        train_set,
-        test_set,
-        device,
-        eval_line=lambda step, metrics, recent, s: None if recent is None else f"step {step}: acc {metrics[0]:.3f}",
-        desc=f"{cfg.model} MQAR L={cfg.length} lr {cfg.lr:g} seed {cfg.seed}",
-        progress=progress,
+        configs[cfg.model], cfg, train_set, test_set, device, eval_line=_eval_line, desc=desc, progress=progress
     )
     history = runner.eval_history(fitted.history)
     balance = class_balance(test_set)
     return {
-        "name": result_name(cfg),
-        "task": "mqar",
-        "model": cfg.model,
-        "lr": cfg.lr,
-        "seed": cfg.seed,
-        "length": cfg.length,
-        "command": command,
-        "config": cfg.to_dict(),
-        "model_config": configs[cfg.model].to_dict(),
-        "parameters": sizes[cfg.model],
-        "parameters_all_models": sizes,
+        **runner.result_head(result_name(cfg), "mqar", cfg, command, configs, sizes),
         "state_bytes": state_bytes(configs[cfg.model], cfg.length),
         "data": {
             "num_train": len(train_set),
@@ -292,6 +280,14 @@ def format_recall_table(rows: list[dict]) -> str:
 _MODULE = "retnet_edu.experiments.recall"
 
 
+def _done(cfg: RecallConfig, result: dict, out: Path) -> str:
+    return (
+        f"done: {cfg.model} on MQAR (length {cfg.length}, lr {cfg.lr:g}, seed {cfg.seed}): test "
+        f"accuracy {result['test_accuracy']:.4f}, {result['parameters']:,} parameters, {result['state_bytes']:,} "
+        f"state bytes, {result['train_seconds']:.1f} s of training; {out}"
+    )
+
+
 def _parser():
     ap = runner.runner_parser(
         _MODULE,
@@ -305,14 +301,6 @@ def _parser():
     return ap
 
 
-def _done(cfg: RecallConfig, result: dict, out: Path) -> str:
-    return (
-        f"done: {cfg.model} on MQAR (length {cfg.length}, lr {cfg.lr:g}, seed {cfg.seed}): test "
-        f"accuracy {result['test_accuracy']:.4f}, {result['parameters']:,} parameters, {result['state_bytes']:,} "
-        f"state bytes, {result['train_seconds']:.1f} s of training; {out}"
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "summarize":
@@ -322,11 +310,11 @@ def main(argv: list[str] | None = None) -> int:
         cfg = RecallConfig(**runner.config_overrides(ns, RecallConfig))
     except (ValueError, TypeError) as err:
         return runner.error(err)
+    out = Path(ns.out) if ns.out else Path("runs") / "recall" / f"{result_name(cfg)}.json"
     if ns.print_sizes:
         for name, c in model_configs(cfg, cfg.vocab_size).items():
             print(f"{name:16s} {c.num_parameters():>9,} parameters  {state_bytes(c, cfg.length):>9,} state bytes")
         return 0
-    out = Path(ns.out) if ns.out else Path("runs") / "recall" / f"{result_name(cfg)}.json"
     work = functools.partial(run, cfg, progress=not ns.no_progress, command=f"python -m {_MODULE} " + " ".join(argv))
     return runner.run_to_file(out, ns.overwrite, work, lambda result: _done(cfg, result, out))
 

@@ -36,6 +36,7 @@ __all__ = [
     "write_json",
     "run_to_file",
     "load_average",
+    "result_head",
     "run_stamp",
     "eval_history",
 ]
@@ -194,6 +195,27 @@ def load_average() -> list[float] | None:
         return [round(x, 2) for x in os.getloadavg()]
     except (OSError, AttributeError):  # pragma: no cover - Windows
         return None
+
+
+def result_head(name: str, task: str, cfg, command: str, configs: dict, sizes: dict) -> dict:
+    """The first keys of a result: ``name``, ``task``, the keys a sweep groups by (``cfg``'s model, lr, seed and
+    length), the ``command``, the config, the model's config (``configs[cfg.model]``), its parameter count and every
+    model's (``sizes``: ``{model: parameters}``)."""
+    if cfg.model not in configs or cfg.model not in sizes:
+        raise ValueError(f"configs and sizes must hold cfg.model = {cfg.model!r}, got {sorted(configs)}")
+    return {
+        "name": name,
+        "task": task,
+        "model": cfg.model,
+        "lr": cfg.lr,
+        "seed": cfg.seed,
+        "length": cfg.length,
+        "command": command,
+        "config": cfg.to_dict(),
+        "model_config": configs[cfg.model].to_dict(),
+        "parameters": sizes[cfg.model],
+        "parameters_all_models": sizes,
+    }
 
 
 def run_stamp(wall0: float, load_start: list[float] | None, device: torch.device) -> dict:

@@ -170,3 +170,31 @@ def test_run_stamp_and_eval_history():
     assert stamp["load_average_start"] == [0.5, 0.25, 0.125] and "+" not in stamp["torch"]
     history = {"eval": [[0, 0.1], [5, 0.4], [10, 0.9]], "train": [[5, 2.0000049], [10, 1.25]]}
     assert runner.eval_history(history) == [[0, None, 0.1], [5, 2.0, 0.4], [10, 1.25, 0.9]]
+
+
+def test_result_head_puts_the_sweep_keys_first():
+    @dataclasses.dataclass
+    class Run:
+        model: str = "a"
+        lr: float = 1e-3
+        seed: int = 2
+        length: int = 64
+
+        def to_dict(self) -> dict:
+            return dataclasses.asdict(self)
+
+    cfg = Run()
+    configs, sizes = {"a": Run(model="x"), "b": Run(model="y")}, {"a": 10, "b": 11}
+    head = runner.result_head("mqar-a", "mqar", cfg, "python -m x", configs, sizes)
+    assert list(head) == [
+        *["name", "task", "model", "lr", "seed", "length", "command", "config", "model_config", "parameters"],
+        "parameters_all_models",
+    ]
+    assert (head["model"], head["lr"], head["seed"], head["length"], head["parameters"]) == ("a", 1e-3, 2, 64, 10)
+    assert (
+        head["config"] == cfg.to_dict()
+        and head["model_config"]["model"] == "x"
+        and head["parameters_all_models"] == sizes
+    )
+    with pytest.raises(ValueError, match="configs and sizes must hold cfg.model = 'c'"):
+        runner.result_head("n", "t", Run(model="c"), "", configs, sizes)
