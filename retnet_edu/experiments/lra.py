@@ -50,7 +50,14 @@ from retnet_edu._args import check_fields, check_schedule
 from retnet_edu.baselines.hyena import ImplicitFilter, matched_hyena_config
 from retnet_edu.baselines.transformer import matched_transformer_config
 from retnet_edu.experiments import runner
-from retnet_edu.experiments.loop import EpochSampler, Recipe, TrainingDiverged, fit, init_distributed  # noqa: F401
+from retnet_edu.experiments.loop import (
+    EpochSampler,
+    FitResult,
+    Recipe,
+    TrainingDiverged,  # noqa: F401 (lra.TrainingDiverged, as before)
+    fit,
+    init_distributed,
+)
 from retnet_edu.experiments.runner import load_results
 from retnet_edu.experiments.runtime import get_device, seed_everything
 from retnet_edu.experiments.tasks import IGNORE, TaskData, class_balance, mini_listops, mqar
@@ -379,12 +386,15 @@ def fit_task(
     progress: bool,
     param_groups=None,
     eval_limit: int = 0,
-) -> tuple[TokenLM, object]:
+) -> tuple[TokenLM, FitResult]:
     """Seed with ``cfg.seed``, build the model of ``config`` (``build_task_model``) on ``device`` and train it on
     ``train_set`` with ``loop.fit``: ``task_loss`` on batches of a fresh permutation per epoch (``EpochSampler``), the
     warm-up + cosine recipe of ``cfg`` (an ``LRAConfig`` or a config with the same recipe fields), the accuracy on
     the first ``eval_limit`` (0 = all) test examples every ``cfg.eval_interval`` steps. Returns ``(model, fitted)``
     (``loop.FitResult``)."""
+    for name, data in (("train_set", train_set), ("test_set", test_set)):
+        if not isinstance(data, TaskData):
+            raise TypeError(f"{name} must be a TaskData, got {type(data).__name__}")
     seed_everything(cfg.seed)
     model = build_task_model(config).to(device)
     order = EpochSampler(len(train_set), cfg.batch_size, cfg.seed)

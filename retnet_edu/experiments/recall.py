@@ -20,9 +20,10 @@ count within 2 % (``model_configs``):
 
 Each run reports the size of the state a decoder would keep after ``length`` tokens (``state_bytes``, float32):
 a fixed matrix per head for the recurrent models, the KV cache (growing with the length) for the Transformer.
-The task, the loss (cross-entropy over the value tokens at the query positions), the accuracy and the tables come
-from ``experiments.lra`` (``task_loss``, ``evaluate_task``, ``summarize``, ``best_lr``), so a recall result has the
-same keys as a mini-LRA result (``"model"``, ``"lr"``, ``"seed"`` at the top), plus ``"state_bytes"``.
+The task, the loss (cross-entropy over the value tokens at the query positions), the training, the accuracy and the
+tables come from ``experiments.lra`` (``task_loss``, ``fit_task``, ``evaluate_task``, ``summarize``, ``best_lr``),
+and the result's first and last keys from ``experiments.runner``, so a recall result has the same keys as a mini-LRA
+result (``"model"``, ``"lr"``, ``"seed"`` at the top), plus ``"state_bytes"``.
 """
 
 from __future__ import annotations
