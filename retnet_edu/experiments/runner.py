@@ -1,6 +1,7 @@
 """What every thin runner CLI shares (``experiments.train``, ``experiments.lra``, ``experiments.recall``): a config
 from a named table with overrides, one flag per field of the config dataclass, the ``summarize DIR`` command, the
-skip-if-exists rule, the atomic JSON result file and the load-average stamp of a result.
+skip-if-exists rule, the atomic JSON result file, and a result's first keys (``result_head``), training curve
+(``eval_history``) and last keys (``run_stamp``: wall time, device, threads, torch, load average).
 
 A runner's ``main`` reads: ``summarize_command`` if the first word is ``summarize``; else its parser
 (``runner_parser`` + ``add_result_flags`` + ``add_config_flags``), its config (``named_config`` with
