@@ -19,8 +19,8 @@ cycle; a dotted entry covers a package and every module in it):
 ``torchscale_compat``,
 ``baselines.transformer``, ``baselines.hyena``, ``baselines.recurrent``,
 ``experiments.runtime``, ``experiments.measure``, ``experiments.bench_plots``, ``experiments.data``,
-``experiments.tasks``, ``experiments.loop``, ``experiments.train``, ``experiments.bench``, ``experiments.lra``,
-``experiments.recall``,
+``experiments.tasks``, ``experiments.loop``, ``experiments.runner``, ``experiments.sweep``, ``experiments.train``,
+``experiments.bench``, ``experiments.lra``, ``experiments.recall``,
 ``course.notebook``, ``course.official_scaling``, ``course.buggy``, ``course.numerics``, ``course.viz``,
 ``course.checks``.
 """

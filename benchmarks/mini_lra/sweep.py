@@ -22,12 +22,10 @@ accuracy over the seeds (``lra.best_lr``); the table gives that rate's mean ± s
 from __future__ import annotations
 
 import argparse
+import functools
 import json
-import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -45,6 +43,8 @@ from retnet_edu.experiments.lra import (  # noqa: E402
     result_name,
     summarize,
 )
+from retnet_edu.experiments.runner import write_text  # noqa: E402
+from retnet_edu.experiments.sweep import pending, result_arg, run_sweep  # noqa: E402
 
 LRS = (1e-3, 3e-3, 1e-2)
 MQAR_VOCAB = 256  # > 2 × the longest length, the same at both lengths: only the distances change with L
@@ -83,9 +83,7 @@ def report_text(results: list[dict], design: int | None = None) -> str:
 def write_report(results_dir: Path, design: int | None = None, plot: bool = True) -> str:
     results = load_results(results_dir)
     text = report_text(results, design)
-    tmp = HERE / ".results.md.tmp"
-    tmp.write_text(text)
-    os.replace(tmp, HERE / "results.md")
+    write_text(HERE / "results.md", text)
     if plot and results:
         import matplotlib
 
@@ -166,113 +164,41 @@ def main(argv=None) -> int:
         print(write_report(results_dir, len(todo)))
         return 0
     names = {r: result_name(run_config(ns.preset, r, ns.min_lr_ratio, ns.mqar_vocab)) for r in todo}
-    pending = [r for r in todo if not (results_dir / f"{names[r]}.json").exists()]
+    left = pending(names, results_dir)
     print(
-        f"{len(todo)} runs, {len(todo) - len(pending)} already done, {len(pending)} to go; "
-        f"{estimate(pending, ns.jobs, HERE / 'sweep_log.json')}"
+        f"{len(todo)} runs, {len(todo) - len(left)} already done, {len(left)} to go; "
+        f"{estimate(left, ns.jobs, HERE / 'sweep_log.json')}"
     )
     if ns.dry_run:
-        for r in pending:
+        for r in left:
             print(f"  {names[r]}")
         return 0
     results_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONHASHSEED="0")
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    log = {
-        "command": "python benchmarks/mini_lra/sweep.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "design": {
-            "tasks": ns.tasks,
-            "lengths": ns.lengths,
-            "models": ns.models,
-            "lrs": ns.lrs,
-            "min_lr_ratio": ns.min_lr_ratio,
-            "mqar_vocab": ns.mqar_vocab,
-            "seeds": ns.seeds,
-            "preset": ns.preset,
-            "runs": len(todo),
-        },
-        "jobs": ns.jobs,
-        "nice": ns.nice,
-        "runs": len(pending),
-        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "load_samples": [],
-        "finished_runs": [],
-        "failed": [],
+    commands = {}
+    for run in left:
+        t, L, m, lr, s = run
+        cfg = run_config(ns.preset, run, ns.min_lr_ratio, ns.mqar_vocab)
+        cmd = [sys.executable, "-m", "retnet_edu.experiments.lra", "--preset", ns.preset]
+        cmd += ["--task", t, "--model", m, "--seed", str(s), "--length", str(L)]
+        cmd += ["--lr", f"{cfg.lr:g}", "--min-lr", f"{cfg.min_lr:g}", "--mqar-vocab", str(ns.mqar_vocab)]
+        commands[names[run]] = cmd + ["--out", result_arg(results_dir / f"{names[run]}.json", ROOT), "--no-progress"]
+    design = {
+        "tasks": ns.tasks,
+        "lengths": ns.lengths,
+        "models": ns.models,
+        "lrs": ns.lrs,
+        "min_lr_ratio": ns.min_lr_ratio,
+        "mqar_vocab": ns.mqar_vocab,
+        "seeds": ns.seeds,
+        "preset": ns.preset,
+        "runs": len(todo),
     }
+    command = "python benchmarks/mini_lra/sweep.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    report = functools.partial(write_report, results_dir, len(todo))
     log_path = HERE / "sweep_log.json"
-    previous = json.loads(log_path.read_text()) if log_path.exists() else None
-    earlier_parts = previous.get("parts", [previous]) if previous else []
-
-    def write_log():
-        body = {"parts": earlier_parts + [log]} if earlier_parts else log
-        tmp = log_path.with_name(".sweep_log.json.tmp")
-        tmp.write_text(json.dumps(body, indent=1) + "\n")
-        os.replace(tmp, log_path)
-
-    t0, last_sample = time.perf_counter(), -1e9
-    active: list[tuple[subprocess.Popen, tuple, float]] = []
-    queue = list(pending)
-    done = 0
-    while queue or active:
-        while queue and len(active) < ns.jobs:
-            run = queue.pop(0)
-            t, L, m, lr, s = run
-            out = results_dir / f"{names[run]}.json"
-            try:  # a repository-relative path in the recorded command
-                out_arg = str(out.resolve().relative_to(ROOT))
-            except ValueError:
-                out_arg = str(out)
-            cfg = run_config(ns.preset, run, ns.min_lr_ratio, ns.mqar_vocab)
-            cmd = [sys.executable, "-m", "retnet_edu.experiments.lra", "--preset", ns.preset]
-            cmd += ["--task", t, "--model", m, "--seed", str(s), "--length", str(L)]
-            cmd += ["--lr", f"{cfg.lr:g}", "--min-lr", f"{cfg.min_lr:g}", "--mqar-vocab", str(ns.mqar_vocab)]
-            cmd += ["--out", out_arg, "--no-progress"]
-            proc = subprocess.Popen(
-                cmd,
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                preexec_fn=lambda: os.nice(ns.nice - os.nice(0)),  # niceness ns.nice, however the sweep was started
-            )
-            active.append((proc, run, time.perf_counter()))
-        time.sleep(1.0)
-        now = time.perf_counter()
-        if now - last_sample >= 30:
-            log["load_samples"].append([round(now - t0), *[round(x, 2) for x in os.getloadavg()]])
-            last_sample = now
-        for proc, run, started in list(active):
-            if proc.poll() is None:
-                continue
-            active.remove((proc, run, started))
-            text = proc.stdout.read().strip().splitlines()
-            done += 1
-            if proc.returncode != 0:
-                log["failed"].append({"run": names[run], "output": text[-5:]})
-            else:
-                log["finished_runs"].append([names[run], round(now - started, 1), round(now - t0)])
-            elapsed = now - t0
-            left = len(queue) + len(active)
-            eta = elapsed / done * left / 60
-            print(
-                f"[{time.strftime('%H:%M:%S')}] {done}/{len(pending)} ({len(todo) - len(pending) + done}/{len(todo)} "
-                f"of the design) {text[-1] if text else names[run] + ': no output'}; {elapsed / 60:.0f} min so far, "
-                f"about {eta:.0f} min to go at this pace",
-                flush=True,
-            )
-            log["wall_seconds"] = round(elapsed, 1)
-            write_log()
-            write_report(results_dir, len(todo), plot=False)
-    log["wall_seconds"] = round(time.perf_counter() - t0, 1)
-    log["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
-    loads = [s[1] for s in log["load_samples"]]
-    if loads:
-        log["load_1min_mean"] = round(sum(loads) / len(loads), 2)
-        log["load_1min_max"] = max(loads)
-    write_log()
-    print(write_report(results_dir, len(todo)))
-    return 1 if log["failed"] else 0
+    return run_sweep(
+        commands, log_path, report, command, design, jobs=ns.jobs, nice=ns.nice, root=ROOT, load_summary=True
+    )
 
 
 if __name__ == "__main__":

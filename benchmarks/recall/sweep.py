@@ -17,11 +17,8 @@ After every run ``results.md`` (the best-lr table, marked partial while runs are
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
+import functools
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -37,6 +34,8 @@ from retnet_edu.experiments.recall import (  # noqa: E402
     recall_table,
     result_name,
 )
+from retnet_edu.experiments.runner import write_text  # noqa: E402
+from retnet_edu.experiments.sweep import pending, result_arg, run_sweep  # noqa: E402
 
 DEFAULT_MODELS = ("retnet", "gated_retention", "gla", "deltanet", "gated_deltanet", "transformer")
 LRS = (3e-4, 1e-3, 3e-3)
@@ -59,9 +58,7 @@ def report_text(results: list[dict], design: int | None = None) -> str:
 def write_report(results_dir: Path, design: int | None = None, plot: bool = True) -> str:
     results = load_results(results_dir) if results_dir.is_dir() else []
     text = report_text(results, design)
-    tmp = HERE / ".results.md.tmp"
-    tmp.write_text(text)
-    os.replace(tmp, HERE / "results.md")
+    write_text(HERE / "results.md", text)
     if plot and results:
         import matplotlib
 
@@ -107,90 +104,23 @@ def main(argv=None) -> int:
         print(write_report(results_dir, len(todo)))
         return 0
     names = {r: result_name(RecallConfig(length=r[0], model=r[1], lr=r[2], seed=r[3])) for r in todo}
-    pending = [r for r in todo if not (results_dir / f"{names[r]}.json").exists()]
-    print(f"{len(todo)} runs, {len(todo) - len(pending)} already done, {len(pending)} to go")
+    left = pending(names, results_dir)
+    print(f"{len(todo)} runs, {len(todo) - len(left)} already done, {len(left)} to go")
     if ns.dry_run:
-        for r in pending:
+        for r in left:
             print(f"  {names[r]}")
         return 0
     results_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONHASHSEED="0")
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    log = {
-        "command": "python benchmarks/recall/sweep.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "design": {"lengths": ns.lengths, "models": ns.models, "lrs": ns.lrs, "seeds": ns.seeds, "runs": len(todo)},
-        "jobs": ns.jobs,
-        "nice": ns.nice,
-        "runs": len(pending),
-        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "load_samples": [],
-        "finished_runs": [],
-        "failed": [],
-    }
-    log_path = HERE / "sweep_log.json"
-    previous = json.loads(log_path.read_text()) if log_path.exists() else None
-    earlier = previous.get("parts", []) if previous else []
-
-    def write_log():
-        tmp = log_path.with_name(".sweep_log.json.tmp")
-        tmp.write_text(json.dumps({"parts": earlier + [log]}, indent=1) + "\n")
-        os.replace(tmp, log_path)
-
-    t0, last_sample, done = time.perf_counter(), -1e9, 0
-    active: list[tuple[subprocess.Popen, tuple, float]] = []
-    queue = list(pending)
-    while queue or active:
-        while queue and len(active) < ns.jobs:
-            run = queue.pop(0)
-            L, m, lr, s = run
-            out = (results_dir / f"{names[run]}.json").resolve()
-            try:  # a repository-relative path in the recorded command
-                out_arg = str(out.relative_to(ROOT))
-            except ValueError:
-                out_arg = str(out)
-            cmd = [sys.executable, "-m", "retnet_edu.experiments.recall", "--model", m, "--length", str(L)]
-            cmd += ["--lr", f"{lr:g}", "--seed", str(s), "--out", out_arg, "--no-progress"]
-            proc = subprocess.Popen(
-                cmd,
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                preexec_fn=lambda: os.nice(ns.nice - os.nice(0)),
-            )
-            active.append((proc, run, time.perf_counter()))
-        time.sleep(1.0)
-        now = time.perf_counter()
-        if now - last_sample >= 30:
-            log["load_samples"].append([round(now - t0), *[round(x, 2) for x in os.getloadavg()]])
-            last_sample = now
-        for proc, run, started in list(active):
-            if proc.poll() is None:
-                continue
-            active.remove((proc, run, started))
-            text = proc.stdout.read().strip().splitlines()
-            done += 1
-            if proc.returncode != 0:
-                log["failed"].append({"run": names[run], "output": text[-5:]})
-            else:
-                log["finished_runs"].append([names[run], round(now - started, 1), round(now - t0)])
-            elapsed = now - t0
-            eta = elapsed / done * (len(queue) + len(active)) / 60
-            print(
-                f"[{time.strftime('%H:%M:%S')}] {done}/{len(pending)} ({len(todo) - len(pending) + done}/{len(todo)} "
-                f"of the design) {text[-1] if text else names[run] + ': no output'}; {elapsed / 60:.0f} min so far, "
-                f"about {eta:.0f} min to go at this pace",
-                flush=True,
-            )
-            log["wall_seconds"] = round(elapsed, 1)
-            write_log()
-            write_report(results_dir, len(todo), plot=False)
-    log["wall_seconds"] = round(time.perf_counter() - t0, 1)
-    log["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
-    write_log()
-    print(write_report(results_dir, len(todo)))
-    return 1 if log["failed"] else 0
+    commands = {}
+    for run in left:
+        L, m, lr, s = run
+        cmd = [sys.executable, "-m", "retnet_edu.experiments.recall", "--model", m, "--length", str(L)]
+        cmd += ["--lr", f"{lr:g}", "--seed", str(s)]
+        commands[names[run]] = cmd + ["--out", result_arg(results_dir / f"{names[run]}.json", ROOT), "--no-progress"]
+    design = {"lengths": ns.lengths, "models": ns.models, "lrs": ns.lrs, "seeds": ns.seeds, "runs": len(todo)}
+    command = "python benchmarks/recall/sweep.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    report = functools.partial(write_report, results_dir, len(todo))
+    return run_sweep(commands, HERE / "sweep_log.json", report, command, design, jobs=ns.jobs, nice=ns.nice, root=ROOT)
 
 
 if __name__ == "__main__":

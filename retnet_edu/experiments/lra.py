@@ -34,10 +34,8 @@ count, the data's class balance, the loss and accuracy curve, the final test acc
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
-import os
+import functools
 import statistics
 import sys
 import time
@@ -51,7 +49,16 @@ from torch import Tensor, nn
 from retnet_edu._args import check_fields, check_schedule
 from retnet_edu.baselines.hyena import ImplicitFilter, matched_hyena_config
 from retnet_edu.baselines.transformer import matched_transformer_config
-from retnet_edu.experiments.loop import EpochSampler, Recipe, TrainingDiverged, fit, init_distributed
+from retnet_edu.experiments import runner
+from retnet_edu.experiments.loop import (
+    EpochSampler,
+    FitResult,
+    Recipe,
+    TrainingDiverged,  # noqa: F401 (lra.TrainingDiverged, as before)
+    fit,
+    init_distributed,
+)
+from retnet_edu.experiments.runner import load_results
 from retnet_edu.experiments.runtime import get_device, seed_everything
 from retnet_edu.experiments.tasks import IGNORE, TaskData, class_balance, mini_listops, mqar
 from retnet_edu.lm import TokenLM
@@ -70,6 +77,7 @@ __all__ = [
     "task_loss",
     "evaluate_task",
     "lra_param_groups",
+    "fit_task",
     "run",
     "mixing_matrix",
     "result_name",
@@ -79,6 +87,7 @@ __all__ = [
     "best_lr",
     "format_table",
     "format_best_table",
+    "rates_cell",
     "main",
 ]
 
@@ -235,13 +244,7 @@ PRESETS: dict[str, dict] = {
 
 def get_lra_config(preset: str = "cpu", **overrides) -> LRAConfig:
     """The preset's config (``PRESETS``) with ``overrides``, e.g. ``get_lra_config("cpu", task="listops")``."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-    fields = {f.name for f in dataclasses.fields(LRAConfig)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise ValueError(f"unknown config field(s) {unknown}; known: {sorted(fields)}")
-    return LRAConfig(**{**PRESETS[preset], **overrides})
+    return runner.named_config(LRAConfig, PRESETS, preset, overrides, kind="preset")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -367,35 +370,33 @@ def result_name(cfg: LRAConfig) -> str:
     return f"{cfg.task}-L{cfg.length}-{cfg.model}-lr{cfg.lr:g}-s{cfg.seed}"
 
 
-def _load() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except (OSError, AttributeError):  # pragma: no cover - Windows
-        return None
-
-
 def _eval_line(step: int, metrics, recent: float | None, seconds: float) -> str | None:
     return None if recent is None else f"step {step:>5}: loss {recent:.4f}, test accuracy {metrics[0]:.3f}"
 
 
-def run(cfg: LRAConfig, progress: bool = True, command: str = "", data=None, keep_model: bool = False) -> dict:
-    """Train ``cfg.model`` on ``cfg.task`` with ``loop.fit`` and return the result (a JSON-able dict; with
-    ``keep_model`` the trained model too, under ``"trained_model"``). ``data``: an optional (train, test) pair to
-    skip generating it again. Raises ``loop.TrainingDiverged`` if the loss or gradient norm stops being finite."""
-    if not isinstance(cfg, LRAConfig):
-        raise TypeError(f"cfg must be an LRAConfig, got {type(cfg).__name__}")
-    wall0 = time.perf_counter()
-    load_start = _load()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    device = init_distributed(get_device(None if cfg.device == "auto" else cfg.device)).device
-    train_set, test_set = data if data is not None else task_data(cfg)
-    data_seconds = time.perf_counter() - wall0
-    configs = model_configs(cfg, train_set.vocab_size)
-    sizes = {name: build_task_model(c).num_parameters() for name, c in configs.items()}
-
+def fit_task(
+    config,
+    cfg,
+    train_set: TaskData,
+    test_set: TaskData,
+    device: torch.device,
+    *,
+    eval_line,
+    desc: str,
+    progress: bool,
+    param_groups=None,
+    eval_limit: int = 0,
+) -> tuple[TokenLM, FitResult]:
+    """Seed with ``cfg.seed``, build the model of ``config`` (``build_task_model``) on ``device`` and train it on
+    ``train_set`` with ``loop.fit``: ``task_loss`` on batches of a fresh permutation per epoch (``EpochSampler``), the
+    warm-up + cosine recipe of ``cfg`` (an ``LRAConfig`` or a config with the same recipe fields), the accuracy on
+    the first ``eval_limit`` (0 = all) test examples every ``cfg.eval_interval`` steps. Returns ``(model, fitted)``
+    (``loop.FitResult``)."""
+    for name, data in (("train_set", train_set), ("test_set", test_set)):
+        if not isinstance(data, TaskData):
+            raise TypeError(f"{name} must be a TaskData, got {type(data).__name__}")
     seed_everything(cfg.seed)
-    model = build_task_model(configs[cfg.model]).to(device)
+    model = build_task_model(config).to(device)
     order = EpochSampler(len(train_set), cfg.batch_size, cfg.seed)
     answer_ids = train_set.answer_ids.to(device)
 
@@ -410,36 +411,54 @@ def run(cfg: LRAConfig, progress: bool = True, command: str = "", data=None, kee
         ),
         batches=batch,
         loss_fn=lambda m, b: task_loss(m, *b, answer_ids)[0],
-        param_groups=lra_param_groups(cfg.filter_weight_decay),
+        param_groups=param_groups,
         device=device,
-        evaluate=lambda: [evaluate_task(model, test_set, limit=cfg.eval_examples)],
+        evaluate=lambda: [evaluate_task(model, test_set, limit=eval_limit)],
         eval_interval=cfg.eval_interval,
-        eval_line=_eval_line,
+        eval_line=eval_line,
         log_interval=cfg.eval_interval,
         tokens_per_step=cfg.batch_size * train_set.seq_len,
         progress=progress,
-        desc=f"{cfg.model} {cfg.task} L={cfg.length} seed {cfg.seed}",
+        desc=desc,
     )
-    # [step, mean training loss since the previous evaluation, test accuracy]: the training-loss rows are logged
-    # at the evaluation steps (log_interval = eval_interval), so row i belongs to evaluation i + 1
-    evals, losses = fitted.history["eval"], fitted.history["train"]
-    history = [[0, None, evals[0][1]]] + [[e[0], round(t[1], 5), e[1]] for e, t in zip(evals[1:], losses, strict=True)]
+    return model, fitted
+
+
+def run(cfg: LRAConfig, progress: bool = True, command: str = "", data=None, keep_model: bool = False) -> dict:
+    """Train ``cfg.model`` on ``cfg.task`` with ``loop.fit`` and return the result (a JSON-able dict; with
+    ``keep_model`` the trained model too, under ``"trained_model"``). ``data``: an optional (train, test) pair to
+    skip generating it again. Raises ``loop.TrainingDiverged`` if the loss or gradient norm stops being finite."""
+    if not isinstance(cfg, LRAConfig):
+        raise TypeError(f"cfg must be an LRAConfig, got {type(cfg).__name__}")
+    wall0 = time.perf_counter()
+    load_start = runner.load_average()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = init_distributed(get_device(None if cfg.device == "auto" else cfg.device)).device
+    train_set, test_set = data if data is not None else task_data(cfg)
+    data_seconds = time.perf_counter() - wall0
+    configs = model_configs(cfg, train_set.vocab_size)
+    sizes = {name: build_task_model(c).num_parameters() for name, c in configs.items()}
+    model, fitted = fit_task(
+        configs[cfg.model],
+        cfg,
+        train_set,
+        test_set,
+        device,
+        eval_line=_eval_line,
+        desc=f"{cfg.model} {cfg.task} L={cfg.length} seed {cfg.seed}",
+        progress=progress,
+        param_groups=lra_param_groups(cfg.filter_weight_decay),
+        eval_limit=cfg.eval_examples,
+    )
+    # [step, mean training loss since the previous evaluation, test accuracy]
+    history = runner.eval_history(fitted.history)
     train_seconds = fitted.history["train_seconds"]
     test_acc = evaluate_task(model, test_set)
     train_acc = evaluate_task(model, train_set, limit=len(test_set))
     balance = class_balance(test_set)
     result = {
-        "name": result_name(cfg),
-        "task": cfg.task,
-        "model": cfg.model,
-        "lr": cfg.lr,
-        "seed": cfg.seed,
-        "length": cfg.length,
-        "command": command,
-        "config": cfg.to_dict(),
-        "model_config": configs[cfg.model].to_dict(),
-        "parameters": sizes[cfg.model],
-        "parameters_all_models": sizes,
+        **runner.result_head(result_name(cfg), cfg.task, cfg, command, configs, sizes),
         "data": {
             "num_train": len(train_set),
             "num_test": len(test_set),
@@ -457,12 +476,7 @@ def run(cfg: LRAConfig, progress: bool = True, command: str = "", data=None, kee
         "train_accuracy": train_acc,
         "train_seconds": round(train_seconds, 2),
         "data_seconds": round(data_seconds, 2),
-        "wall_seconds": round(time.perf_counter() - wall0, 2),
-        "device": device.type,
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__.split("+")[0],
-        "load_average_start": load_start,
-        "load_average_end": _load(),
+        **runner.run_stamp(wall0, load_start, device),
     }
     if keep_model:
         result["trained_model"] = model
@@ -508,14 +522,6 @@ def _as_array(t: Tensor):
 # ----------------------------------------------------------------------------------------------------------
 # results of a sweep
 # ----------------------------------------------------------------------------------------------------------
-def load_results(directory: str | Path) -> list[dict]:
-    """Every ``*.json`` result in ``directory``, sorted by name."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise FileNotFoundError(f"no results folder at {directory}")
-    return [json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))]
-
-
 def run_lr(result: dict) -> float:
     """A result's learning rate: its top-level ``"lr"`` (results written before it existed: ``config["lr"]``)."""
     return float(result["lr"] if "lr" in result else result["config"]["lr"])
@@ -599,93 +605,77 @@ def format_best_table(best: list[dict]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in best:
-        most = max(n for _, _, n in r["tried"])
-        tried = ", ".join(
-            f"{lr:g}: {100 * mean:.1f}" + ("" if n == most else f" ({n} seed{'s' if n > 1 else ''})")
-            for lr, mean, n in r["tried"]
-        )
         lines.append(
             f"| {r['task']} | {r['length']} | {MODEL_LABELS.get(r['model'], r['model'])} | {r['lr']:g} | "
-            f"{100 * r['mean']:.1f} ± {100 * r['std']:.1f} | {r['n']} | {tried} | {100 * r['majority']:.1f} |"
+            f"{100 * r['mean']:.1f} ± {100 * r['std']:.1f} | {r['n']} | {rates_cell(r['tried'])} | "
+            f"{100 * r['majority']:.1f} |"
         )
     return "\n".join(lines)
+
+
+def rates_cell(tried: list[tuple]) -> str:
+    """The "all rates" cell of a best-lr table from a ``best_lr`` row's ``"tried"`` (lr, mean, seeds): each rate's
+    mean accuracy in %, with its number of seeds when it has fewer than the most."""
+    most = max(n for _, _, n in tried)
+    return ", ".join(
+        f"{lr:g}: {100 * mean:.1f}" + ("" if n == most else f" ({n} seed{'s' if n > 1 else ''})")
+        for lr, mean, n in tried
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------
 # command line
 # ----------------------------------------------------------------------------------------------------------
-_FLAG_FIELDS = list(dataclasses.fields(LRAConfig))
+_MODULE = "retnet_edu.experiments.lra"
 
 
-def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="python -m retnet_edu.experiments.lra",
-        description="Train one of RetNet / RetNet γ = 1 (linear attention) / Transformer / Hyena on a generated "
-        "long-range task "
-        "(mini-ListOps or MQAR) and write a JSON result. "
-        "`python -m retnet_edu.experiments.lra summarize DIR` prints the best-lr table and the mean ± std table "
-        "of a folder of results.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+def _parser():
+    ap = runner.runner_parser(
+        _MODULE,
+        "Train one of RetNet / RetNet γ = 1 (linear attention) / Transformer / Hyena on a generated long-range task "
+        f"(mini-ListOps or MQAR) and write a JSON result. `python -m {_MODULE} summarize DIR` prints the best-lr table "
+        "and the mean ± std table of a folder of results.",
     )
     ap.add_argument("--preset", default="cpu", choices=sorted(PRESETS), help="named sizes to start from")
-    ap.add_argument("--out", default="", help="result file (default runs/lra/<task>-L<length>-<model>-s<seed>.json)")
-    ap.add_argument("--overwrite", action="store_true", help="run even if the result file exists")
-    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
-    ap.add_argument("--print-sizes", action="store_true", help="print the four models' parameter counts and exit")
-    for f in _FLAG_FIELDS:
-        typ = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
-        kw = {"choices": MODELS} if f.name == "model" else {"choices": TASKS} if f.name == "task" else {}
-        ap.add_argument(
-            "--" + f.name.replace("_", "-"),
-            dest=f.name,
-            type=typ,
-            default=argparse.SUPPRESS,
-            help=f"override the preset's {f.name}",
-            **kw,
-        )
+    runner.add_result_flags(
+        ap,
+        "result file (default runs/lra/<task>-L<length>-<model>-s<seed>.json)",
+        "print the four models' parameter counts and exit",
+    )
+    runner.add_config_flags(ap, LRAConfig, "override the preset's {name}", {"model": MODELS, "task": TASKS})
     return ap
+
+
+def _done(cfg: LRAConfig, result: dict, out: Path) -> str:
+    return (
+        f"done: {cfg.model} on {cfg.task} (length {cfg.length}, seed {cfg.seed}): test accuracy "
+        f"{result['test_accuracy']:.4f}, {result['parameters']:,} parameters, {result['train_seconds']:.1f} s of "
+        f"training; {out}"
+    )
+
+
+def _summary(results: list[dict]) -> str:
+    rows = summarize(results)
+    return format_best_table(best_lr(rows)) + "\n\n" + format_table(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "summarize":
-        if len(argv) != 2:
-            print("usage: python -m retnet_edu.experiments.lra summarize RESULTS_DIR", file=sys.stderr)
-            return 2
-        rows = summarize(load_results(argv[1]))
-        print(format_best_table(best_lr(rows)) + "\n\n" + format_table(rows))
-        return 0
+        return runner.summarize_command(argv[1:], _MODULE, _summary)
     ns = _parser().parse_args(argv)
-    overrides = {f.name: getattr(ns, f.name) for f in _FLAG_FIELDS if hasattr(ns, f.name)}
     try:
-        cfg = get_lra_config(ns.preset, **overrides)
+        cfg = get_lra_config(ns.preset, **runner.config_overrides(ns, LRAConfig))
     except (ValueError, TypeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return runner.error(err)
+    out = Path(ns.out) if ns.out else Path("runs") / "lra" / f"{result_name(cfg)}.json"
     if ns.print_sizes:
         train_set, _ = task_data(dataclasses.replace(cfg, num_train=1, num_test=1))
         for name, c in model_configs(cfg, train_set.vocab_size).items():
             print(f"{name:12s} {build_task_model(c).num_parameters():>9,} parameters  {c}")
         return 0
-    out = Path(ns.out) if ns.out else Path("runs") / "lra" / f"{result_name(cfg)}.json"
-    if out.exists() and not ns.overwrite:
-        print(f"{out} exists: skipped (pass --overwrite to run again)")
-        return 0
-    try:
-        result = run(cfg, progress=not ns.no_progress, command="python -m retnet_edu.experiments.lra " + " ".join(argv))
-    except TrainingDiverged as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 3
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    os.replace(tmp, out)
-    print(
-        f"done: {cfg.model} on {cfg.task} (length {cfg.length}, seed {cfg.seed}): test accuracy "
-        f"{result['test_accuracy']:.4f}, {result['parameters']:,} parameters, {result['train_seconds']:.1f} s of "
-        f"training; {out}"
-    )
-    return 0
+    work = functools.partial(run, cfg, progress=not ns.no_progress, command=f"python -m {_MODULE} " + " ".join(argv))
+    return runner.run_to_file(out, ns.overwrite, work, lambda result: _done(cfg, result, out))
 
 
 if __name__ == "__main__":

@@ -20,31 +20,37 @@ count within 2 % (``model_configs``):
 
 Each run reports the size of the state a decoder would keep after ``length`` tokens (``state_bytes``, float32):
 a fixed matrix per head for the recurrent models, the KV cache (growing with the length) for the Transformer.
-The task, the loss (cross-entropy over the value tokens at the query positions), the accuracy and the tables come
-from ``experiments.lra`` (``task_loss``, ``evaluate_task``, ``summarize``, ``best_lr``), so a recall result has the
-same keys as a mini-LRA result (``"model"``, ``"lr"``, ``"seed"`` at the top), plus ``"state_bytes"``.
+The task, the loss (cross-entropy over the value tokens at the query positions), the training, the accuracy and the
+tables come from ``experiments.lra`` (``task_loss``, ``fit_task``, ``evaluate_task``, ``summarize``, ``best_lr``),
+and the result's first and last keys from ``experiments.runner``, so a recall result has the same keys as a mini-LRA
+result (``"model"``, ``"lr"``, ``"seed"`` at the top), plus ``"state_bytes"``.
 """
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import json
-import os
+import functools
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from torch import Tensor
 
 from retnet_edu._args import check_fields, check_schedule
 from retnet_edu.baselines.recurrent import RecurrentConfig, matched_recurrent_config
 from retnet_edu.baselines.transformer import TransformerConfig, matched_transformer_config
-from retnet_edu.experiments.loop import EpochSampler, Recipe, TrainingDiverged, fit
-from retnet_edu.experiments.lra import best_lr, build_task_model, evaluate_task, load_results, summarize, task_loss
-from retnet_edu.experiments.runtime import get_device, seed_everything
+from retnet_edu.experiments import runner
+from retnet_edu.experiments.loop import TrainingDiverged  # noqa: F401 (recall.TrainingDiverged, as before)
+from retnet_edu.experiments.lra import (
+    best_lr,
+    build_task_model,  # noqa: F401 (recall.build_task_model, as before)
+    evaluate_task,
+    fit_task,
+    rates_cell,
+    summarize,
+)
+from retnet_edu.experiments.runner import load_results  # noqa: F401 (recall.load_results, as before)
+from retnet_edu.experiments.runtime import get_device
 from retnet_edu.experiments.tasks import IGNORE, TaskData, class_balance, mqar
 from retnet_edu.model import RetNetConfig
 
@@ -195,11 +201,8 @@ def result_name(cfg: RecallConfig) -> str:
     return f"mqar-L{cfg.length}-{cfg.model}-lr{cfg.lr:g}-s{cfg.seed}"
 
 
-def _load() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except (OSError, AttributeError):  # pragma: no cover - Windows
-        return None
+def _eval_line(step: int, metrics, recent: float | None, seconds: float) -> str | None:
+    return None if recent is None else f"step {step}: acc {metrics[0]:.3f}"
 
 
 def run(cfg: RecallConfig, progress: bool = True, command: str = "", data=None) -> dict:
@@ -207,54 +210,21 @@ def run(cfg: RecallConfig, progress: bool = True, command: str = "", data=None) 
     (train, test) pair. Raises ``loop.TrainingDiverged`` if the loss or gradient norm stops being finite."""
     if not isinstance(cfg, RecallConfig):
         raise TypeError(f"cfg must be a RecallConfig, got {type(cfg).__name__}")
-    wall0, load_start = time.perf_counter(), _load()
+    wall0, load_start = time.perf_counter(), runner.load_average()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = get_device(None if cfg.device == "auto" else cfg.device)
     train_set, test_set = data if data is not None else recall_data(cfg)
     configs = model_configs(cfg, train_set.vocab_size)
     sizes = {name: c.num_parameters() for name, c in configs.items()}
-
-    seed_everything(cfg.seed)
-    model = build_task_model(configs[cfg.model]).to(device)
-    order = EpochSampler(len(train_set), cfg.batch_size, cfg.seed)
-    answer_ids = train_set.answer_ids.to(device)
-
-    def batch(step: int) -> tuple[Tensor, Tensor]:
-        idx = order(step)
-        return train_set.inputs[idx], train_set.targets[idx]
-
-    fitted = fit(
-        model,
-        Recipe(
-            cfg.max_steps, cfg.lr, cfg.min_lr, cfg.warmup_steps, cfg.weight_decay, (cfg.beta1, cfg.beta2), cfg.grad_clip
-        ),
-        batches=batch,
-        loss_fn=lambda m, b: task_loss(m, *b, answer_ids)[0],
-        device=device,
-        evaluate=lambda: [evaluate_task(model, test_set)],
-        eval_interval=cfg.eval_interval,
-        eval_line=lambda step, metrics, recent, s: None if recent is None else f"step {step}: acc {metrics[0]:.3f}",
-        log_interval=cfg.eval_interval,
-        tokens_per_step=cfg.batch_size * train_set.seq_len,
-        progress=progress,
-        desc=f"{cfg.model} MQAR L={cfg.length} lr {cfg.lr:g} seed {cfg.seed}",
+    desc = f"{cfg.model} MQAR L={cfg.length} lr {cfg.lr:g} seed {cfg.seed}"
+    model, fitted = fit_task(
+        configs[cfg.model], cfg, train_set, test_set, device, eval_line=_eval_line, desc=desc, progress=progress
     )
-    evals, losses = fitted.history["eval"], fitted.history["train"]
-    history = [[0, None, evals[0][1]]] + [[e[0], round(t[1], 5), e[1]] for e, t in zip(evals[1:], losses, strict=True)]
+    history = runner.eval_history(fitted.history)
     balance = class_balance(test_set)
     return {
-        "name": result_name(cfg),
-        "task": "mqar",
-        "model": cfg.model,
-        "lr": cfg.lr,
-        "seed": cfg.seed,
-        "length": cfg.length,
-        "command": command,
-        "config": cfg.to_dict(),
-        "model_config": configs[cfg.model].to_dict(),
-        "parameters": sizes[cfg.model],
-        "parameters_all_models": sizes,
+        **runner.result_head(result_name(cfg), "mqar", cfg, command, configs, sizes),
         "state_bytes": state_bytes(configs[cfg.model], cfg.length),
         "data": {
             "num_train": len(train_set),
@@ -271,12 +241,7 @@ def run(cfg: RecallConfig, progress: bool = True, command: str = "", data=None) 
         "test_accuracy": evaluate_task(model, test_set),
         "train_accuracy": evaluate_task(model, train_set, limit=len(test_set)),
         "train_seconds": round(fitted.history["train_seconds"], 2),
-        "wall_seconds": round(time.perf_counter() - wall0, 2),
-        "device": device.type,
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__.split("+")[0],
-        "load_average_start": load_start,
-        "load_average_end": _load(),
+        **runner.run_stamp(wall0, load_start, device),
     }
 
 
@@ -303,14 +268,9 @@ def format_recall_table(rows: list[dict]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        most = max(n for _, _, n in r["tried"])
-        tried = ", ".join(
-            f"{lr:g}: {100 * m:.1f}" + ("" if n == most else f" ({n} seed{'s' if n > 1 else ''})")
-            for lr, m, n in r["tried"]
-        )
         lines.append(
             f"| {r['length']} | {MODEL_LABELS[r['model']]} | {r['parameters']:,} | {r['state_bytes']:,} | "
-            f"{r['lr']:g} | {100 * r['mean']:.1f} ± {100 * r['std']:.1f} | {r['n']} | {tried} |"
+            f"{r['lr']:g} | {100 * r['mean']:.1f} ± {100 * r['std']:.1f} | {r['n']} | {rates_cell(r['tried'])} |"
         )
     return "\n".join(lines)
 
@@ -318,72 +278,46 @@ def format_recall_table(rows: list[dict]) -> str:
 # ----------------------------------------------------------------------------------------------------------
 # command line
 # ----------------------------------------------------------------------------------------------------------
-_FLAG_FIELDS = list(dataclasses.fields(RecallConfig))
+_MODULE = "retnet_edu.experiments.recall"
 
 
-def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="python -m retnet_edu.experiments.recall",
-        description="Train one model on MQAR and write a JSON result. `python -m retnet_edu.experiments.recall "
-        "summarize DIR` prints the best-lr table of a folder of results.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+def _done(cfg: RecallConfig, result: dict, out: Path) -> str:
+    return (
+        f"done: {cfg.model} on MQAR (length {cfg.length}, lr {cfg.lr:g}, seed {cfg.seed}): test "
+        f"accuracy {result['test_accuracy']:.4f}, {result['parameters']:,} parameters, {result['state_bytes']:,} "
+        f"state bytes, {result['train_seconds']:.1f} s of training; {out}"
     )
-    ap.add_argument("--out", default="", help="result file (default runs/recall/<name>.json)")
-    ap.add_argument("--overwrite", action="store_true", help="run even if the result file exists")
-    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
-    ap.add_argument("--print-sizes", action="store_true", help="print every model's parameters and state bytes")
-    for f in _FLAG_FIELDS:
-        typ = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
-        ap.add_argument(
-            "--" + f.name.replace("_", "-"),
-            dest=f.name,
-            type=typ,
-            default=argparse.SUPPRESS,
-            help=f"override {f.name} (default {f.default})",
-            **({"choices": MODELS} if f.name == "model" else {}),
-        )
+
+
+def _parser():
+    ap = runner.runner_parser(
+        _MODULE,
+        f"Train one model on MQAR and write a JSON result. `python -m {_MODULE} summarize DIR` prints the best-lr "
+        "table of a folder of results.",
+    )
+    runner.add_result_flags(
+        ap, "result file (default runs/recall/<name>.json)", "print every model's parameters and state bytes"
+    )
+    runner.add_config_flags(ap, RecallConfig, "override {name} (default {default})", {"model": MODELS})
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "summarize":
-        if len(argv) != 2:
-            print("usage: python -m retnet_edu.experiments.recall summarize RESULTS_DIR", file=sys.stderr)
-            return 2
-        print(format_recall_table(recall_table(load_results(argv[1]))))
-        return 0
+        return runner.summarize_command(argv[1:], _MODULE, lambda results: format_recall_table(recall_table(results)))
     ns = _parser().parse_args(argv)
     try:
-        cfg = RecallConfig(**{f.name: getattr(ns, f.name) for f in _FLAG_FIELDS if hasattr(ns, f.name)})
+        cfg = RecallConfig(**runner.config_overrides(ns, RecallConfig))
     except (ValueError, TypeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return runner.error(err)
+    out = Path(ns.out) if ns.out else Path("runs") / "recall" / f"{result_name(cfg)}.json"
     if ns.print_sizes:
         for name, c in model_configs(cfg, cfg.vocab_size).items():
             print(f"{name:16s} {c.num_parameters():>9,} parameters  {state_bytes(c, cfg.length):>9,} state bytes")
         return 0
-    out = Path(ns.out) if ns.out else Path("runs") / "recall" / f"{result_name(cfg)}.json"
-    if out.exists() and not ns.overwrite:
-        print(f"{out} exists: skipped (pass --overwrite to run again)")
-        return 0
-    try:
-        result = run(
-            cfg, progress=not ns.no_progress, command="python -m retnet_edu.experiments.recall " + " ".join(argv)
-        )
-    except TrainingDiverged as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 3
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    os.replace(tmp, out)
-    print(
-        f"done: {cfg.model} on MQAR (length {cfg.length}, lr {cfg.lr:g}, seed {cfg.seed}): test accuracy "
-        f"{result['test_accuracy']:.4f}, {result['parameters']:,} parameters, {result['state_bytes']:,} state bytes, "
-        f"{result['train_seconds']:.1f} s of training; {out}"
-    )
-    return 0
+    work = functools.partial(run, cfg, progress=not ns.no_progress, command=f"python -m {_MODULE} " + " ".join(argv))
+    return runner.run_to_file(out, ns.overwrite, work, lambda result: _done(cfg, result, out))
 
 
 if __name__ == "__main__":

@@ -56,6 +56,7 @@ from retnet_edu.experiments.loop import (
     provenance,
     resolve_precision,
 )
+from retnet_edu.experiments.runner import add_config_flags, config_overrides, named_config, runner_parser
 from retnet_edu.experiments.runtime import get_device, seed_everything
 from retnet_edu.lm import TokenLM, build_lm
 from retnet_edu.model import RetNetConfig
@@ -252,15 +253,7 @@ CONFIGS: dict[str, dict] = {
 
 def get_config(name: str, **overrides) -> TrainConfig:
     """The named config (``CONFIGS``) with ``overrides`` applied, e.g. ``get_config("cpu", model="transformer")``."""
-    if name not in CONFIGS:
-        raise ValueError(f"unknown config {name!r}; choose one of {sorted(CONFIGS)}")
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise ValueError(f"unknown config field(s) {unknown}; known: {sorted(fields)}")
-    kw = dict(CONFIGS[name], name=name)
-    kw.update(overrides)
-    return TrainConfig(**kw)
+    return named_config(TrainConfig, CONFIGS, name, {"name": name, **overrides})
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -541,38 +534,25 @@ def sample_text(
 # ----------------------------------------------------------------------------------------------------------
 # command line
 # ----------------------------------------------------------------------------------------------------------
-_FLAG_FIELDS = [f for f in dataclasses.fields(TrainConfig) if f.name != "name"]
-
-
 def _train_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="python -m retnet_edu.experiments.train",
-        description="Train RetNet or the equal-size Transformer on the course's Shakespeare corpus. "
+    ap = runner_parser(
+        "retnet_edu.experiments.train",
+        "Train RetNet or the equal-size Transformer on the course's Shakespeare corpus. "
         "Use `python -m retnet_edu.experiments.train sample --help` to generate text from a checkpoint.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     ap.add_argument("--config", default="cpu", choices=sorted(CONFIGS), help="named config to start from")
     ap.add_argument("--resume", action="store_true", help="continue the run saved in --out-dir exactly")
     ap.add_argument("--overwrite", action="store_true", help="start afresh even if --out-dir holds a checkpoint")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to --out-dir)")
     ap.add_argument("--print-config", action="store_true", help="print the resolved config and sizes, then exit")
-    for f in _FLAG_FIELDS:
-        typ = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
-        ap.add_argument(
-            "--" + f.name.replace("_", "-"),
-            dest=f.name,
-            type=typ,
-            default=argparse.SUPPRESS,
-            help=f"override the config's {f.name}",
-        )
+    add_config_flags(ap, TrainConfig, "override the config's {name}", skip=("name",))
     return ap
 
 
 def _sample_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="python -m retnet_edu.experiments.train sample",
-        description="Generate text from a checkpoint (RetNet: recurrent mode; Transformer: KV cache).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    ap = runner_parser(
+        "retnet_edu.experiments.train sample",
+        "Generate text from a checkpoint (RetNet: recurrent mode; Transformer: KV cache).",
     )
     ap.add_argument("--checkpoint", required=True, help="path to a checkpoint.pt written by training")
     ap.add_argument("--prompt", default="\n", help="text to continue (characters of the corpus only)")
@@ -587,7 +567,7 @@ def _sample_parser() -> argparse.ArgumentParser:
 def parse_train_args(argv: list[str]) -> tuple[TrainConfig, argparse.Namespace, dict]:
     """Parse training flags: returns (config, namespace, the overrides given explicitly)."""
     ns = _train_parser().parse_args(argv)
-    overrides = {f.name: getattr(ns, f.name) for f in _FLAG_FIELDS if hasattr(ns, f.name)}
+    overrides = config_overrides(ns, TrainConfig)
     cfg = get_config(ns.config, **overrides)
     if not cfg.out_dir:
         cfg = dataclasses.replace(cfg, out_dir=str(Path("runs") / f"{cfg.name}-{cfg.model}"))

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from retnet_edu.baselines.hyena import HyenaLM
 from retnet_edu.baselines.transformer import TransformerLM
-from retnet_edu.experiments import lra
+from retnet_edu.experiments import lra, runner
 from retnet_edu.experiments.tasks import IGNORE, mini_listops
 from retnet_edu.model import RetNetLM
 
@@ -440,3 +440,17 @@ def test_gpu_preset_path_runs_on_cpu(model):
     assert max(sizes.values()) / min(sizes.values()) < 1.05
     assert result["parameters"] > 500_000 and 0 <= result["test_accuracy"] <= 1
     assert [h[0] for h in result["history"]] == [0, 2]
+
+
+def test_fit_task_is_the_training_of_run():
+    """``fit_task`` (shared with the recall runner) trains exactly as ``run`` does: same curve, same accuracy."""
+    cfg = lra.get_lra_config("tiny", task="mqar", model="hyena", length=32)
+    train_set, test_set = lra.task_data(cfg)
+    config = lra.model_configs(cfg, train_set.vocab_size)["hyena"]
+    result = lra.run(cfg, progress=False, data=(train_set, test_set))
+    kw = dict(eval_line=None, desc="", progress=False, param_groups=lra.lra_param_groups(cfg.filter_weight_decay))
+    model, fitted = lra.fit_task(config, cfg, train_set, test_set, torch.device("cpu"), **kw)
+    assert runner.eval_history(fitted.history) == result["history"]
+    assert lra.evaluate_task(model, test_set) == result["test_accuracy"]
+    with pytest.raises(TypeError, match="train_set must be a TaskData, got tuple"):
+        lra.fit_task(config, cfg, (1, 2), test_set, torch.device("cpu"), **kw)

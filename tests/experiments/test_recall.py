@@ -101,7 +101,8 @@ def _sweep_module():
 
 def test_recorded_sweep_is_part_of_its_design_and_matches_its_report():
     """Every committed result is a point of the sweep's design with the default recipe but the lr and seed; the
-    parameters of all models within 2 %; results.md is exactly what the results give."""
+    parameters of all models within 2 %; results.md is exactly what the results give; no run failed; once the sweep
+    is complete, the README quotes its table and the plot exists."""
     sweep = _sweep_module()
     if not (SWEEP / "sweep_log.json").exists():
         pytest.skip("the recall sweep has not been started yet")
@@ -121,6 +122,10 @@ def test_recorded_sweep_is_part_of_its_design_and_matches_its_report():
         assert all(abs(n - sizes["retnet"]) <= 0.02 * sizes["retnet"] for n in sizes.values())
         assert r["history"][-1][0] == r["config"]["max_steps"] and 0 <= r["test_accuracy"] <= 1
     assert (SWEEP / "results.md").read_text() == sweep.report_text(results, len(grid))
+    assert all(not part["failed"] for part in json.loads((SWEEP / "sweep_log.json").read_text())["parts"])
+    if len(results) == len(grid):  # complete: the README quotes the table, the plot is drawn
+        assert recall.format_recall_table(recall.recall_table(results)) in (SWEEP / "README.md").read_text()
+        assert (SWEEP / "accuracy_vs_length.png").stat().st_size > 10_000
 
 
 def test_runs_go_length_then_seed_first():
